@@ -1,0 +1,3 @@
+import { loadStackEnv } from '../../src/infra/env';
+
+loadStackEnv();
