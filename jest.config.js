@@ -8,4 +8,5 @@ module.exports = {
   setupFiles: ['<rootDir>/test/support/load-stack-env.ts'],
   testTimeout: 60_000,
   slowTestThreshold: 30,
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };
