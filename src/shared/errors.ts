@@ -39,5 +39,49 @@ export class TransientError extends CutoverError {
   override readonly retriable = true;
 }
 
+/** The target throttled (ThrottlingException, ProvisionedThroughputExceeded): retry with a longer backoff. */
+export class ThrottlingError extends TransientError {}
+
+/** An activity the workflow calls has no implementation yet because the module it drives is missing. */
+export class NotImplementedError extends CutoverError {
+  constructor(
+    readonly activity: string,
+    readonly missing: string,
+  ) {
+    super(`activity ${activity} is not implemented: ${missing}`);
+  }
+}
+
+/** Some live application instances did not apply a flag version in time; `laggards` names them. */
+export class FlagBarrierTimeoutError extends CutoverError {
+  constructor(
+    readonly version: number,
+    readonly laggards: readonly { readonly instance: string; readonly appliedVersion: number | null }[],
+    readonly waitedMs: number,
+  ) {
+    super(
+      `flag version ${version} not applied after ${waitedMs} ms by ${laggards.length} instance(s): ` +
+        laggards.map((l) => `${l.instance} (at ${l.appliedVersion ?? 'none'})`).join(', '),
+    );
+  }
+}
+
+/** An operator's request is not allowed in the migration's current state; `reason` says why. */
+export class TransitionRefusedError extends CutoverError {
+  constructor(
+    readonly request: string,
+    readonly phase: string,
+    readonly reason: string,
+  ) {
+    super(`${request} refused in phase ${phase}: ${reason}`);
+  }
+}
+
 /** Names of the non-retryable error classes, for activity retry policies. */
-export const NON_RETRYABLE_ERROR_TYPES = ['ConfigError', 'PreflightError'] as const;
+export const NON_RETRYABLE_ERROR_TYPES = [
+  'ConfigError',
+  'PreflightError',
+  'NotImplementedError',
+  'FlagBarrierTimeoutError',
+  'TransitionRefusedError',
+] as const;
