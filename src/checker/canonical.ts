@@ -1,0 +1,49 @@
+/**
+ * The checker's own copy of the small part of the canonical row encoding (src/pipeline/types.ts) it needs: equality
+ * of canonical values, and turning a mysql2 result (opened with exact types: BIGINT/DECIMAL/dates as strings) into
+ * canonical values. Kept separate on purpose: the checker must not share code with what it checks.
+ */
+import type { LogRow, LogValue } from './log-format';
+
+/** True when `a` and `b` are the same canonical value (binary compared by its base64 text). */
+export function valuesEqual(a: LogValue | undefined, b: LogValue | undefined): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || a === undefined || b === undefined) return false;
+  if (typeof a === 'object' && typeof b === 'object') return a.$b64 === b.$b64;
+  return false;
+}
+
+/** Columns of `expected` whose value in `actual` differs; columns only in `actual` (server-generated) are ignored. */
+export function differingColumns(expected: LogRow, actual: LogRow): string[] {
+  return Object.keys(expected).filter((c) => !valuesEqual(expected[c], actual[c]));
+}
+
+/** mysql2 field metadata the conversion needs (a subset of mysql2's FieldPacket). */
+export interface FieldInfo {
+  readonly name: string;
+  /** mysql2 `columnType` (MYSQL_TYPE_*). */
+  readonly columnType?: number;
+}
+
+const MYSQL_TYPE_BIT = 16;
+
+/** One mysql2 value (pool opened with supportBigNumbers, bigNumberStrings, dateStrings) as a canonical value. */
+export function canonicalFromMysql(v: unknown, field?: FieldInfo): LogValue {
+  if (v === null || v === undefined) return null;
+  if (Buffer.isBuffer(v)) {
+    if (field?.columnType === MYSQL_TYPE_BIT) return BigInt(`0x${v.toString('hex') || '0'}`).toString();
+    return { $b64: v.toString('base64') };
+  }
+  if (typeof v === 'string' || typeof v === 'number') return v;
+  if (typeof v === 'bigint') return v.toString();
+  // A JSON column on MySQL 8 arrives parsed; the canonical form is its text.
+  return JSON.stringify(v);
+}
+
+/** A whole mysql2 row as a canonical row. */
+export function canonicalRowFromMysql(row: Record<string, unknown>, fields: readonly FieldInfo[]): LogRow {
+  const out: Record<string, LogValue> = {};
+  const byName = new Map(fields.map((f) => [f.name, f]));
+  for (const [k, v] of Object.entries(row)) out[k] = canonicalFromMysql(v, byName.get(k));
+  return out;
+}
