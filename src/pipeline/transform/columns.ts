@@ -2,7 +2,8 @@
  * What the transform needs to know about a source column (read from information_schema.COLUMNS), and the coarse
  * kind that decides how its canonical value (../types.ts) converts to and from DynamoDB.
  *
- * `SourceColumn` is structural on purpose: the CDC stage's richer ColumnInfo (src/pipeline/row/codec.ts) passes as is.
+ * `SourceColumn` is structural on purpose: the CDC stage's ColumnInfo (src/pipeline/row/codec.ts) passes as is.
+ * MariaDB reports JSON columns as DATA_TYPE longtext (kind 'string'): map them with `type: json` to get a map/list.
  */
 
 /** The columns fields the transform reads; extra fields are ignored. */
@@ -16,7 +17,9 @@ export interface SourceColumn {
   readonly numericPrecision?: number | null;
   readonly datetimePrecision?: number | null;
   readonly nullable?: boolean;
-  /** 1-based position in the primary key, absent or null when not part of it. */
+  /** 1-based position in the primary key, absent or null when not part of it (the codec's name). */
+  readonly pkPosition?: number | null;
+  /** Same as pkPosition, accepted for callers that use information_schema's name. */
   readonly primaryKeyOrdinal?: number | null;
   /** Alternative to primaryKeyOrdinal: information_schema COLUMN_KEY ("PRI" for a primary-key column). */
   readonly columnKey?: string;
@@ -99,7 +102,8 @@ export function factsFromColumn(c: SourceColumn): ColumnFacts {
 
 /** Primary-key column names of `columns`, in key order. */
 export function primaryKeyOf(columns: readonly SourceColumn[]): string[] {
-  const withOrdinal = columns.filter((c) => c.primaryKeyOrdinal != null);
-  if (withOrdinal.length) return [...withOrdinal].sort((a, b) => (a.primaryKeyOrdinal ?? 0) - (b.primaryKeyOrdinal ?? 0)).map((c) => c.name);
+  const pos = (c: SourceColumn) => c.pkPosition ?? c.primaryKeyOrdinal;
+  const withOrdinal = columns.filter((c) => pos(c) != null);
+  if (withOrdinal.length) return [...withOrdinal].sort((a, b) => (pos(a) ?? 0) - (pos(b) ?? 0)).map((c) => c.name);
   return columns.filter((c) => c.columnKey?.toUpperCase() === 'PRI').map((c) => c.name);
 }

@@ -91,3 +91,17 @@ describe('mapping', () => {
     expect(() => m.toItem({ a: null, b: 'z' })).toThrow(TransformError);
   });
 });
+
+describe('mapping with the codec ColumnInfo', () => {
+  it('accepts src/pipeline/row/codec ColumnInfo as is', () => {
+    const cols: import('../../../src/pipeline/row/codec').ColumnInfo[] = [
+      { schema: 's', table: 't', name: 'id', dataType: 'int', columnType: 'int(11)', numericPrecision: 10, numericScale: 0, datetimePrecision: null, maxLength: null, unsigned: false, nullable: false, ordinal: 1, pkPosition: 1 },
+      { schema: 's', table: 't', name: 'doc', dataType: 'longtext', columnType: 'longtext', numericPrecision: null, numericScale: null, datetimePrecision: null, maxLength: null, unsigned: false, nullable: true, ordinal: 2, pkPosition: null },
+    ];
+    const m = compileMapping({ source: 's.t', target: 't', partitionKey: { attribute: 'pk', template: '{id}', type: 'N' }, nulls: 'null', columns: { doc: { type: 'json' } } }, cols);
+    const item = m.toItem({ id: 5, doc: '{"a": [1, 2]}' });
+    expect(item).toEqual({ pk: { N: '5' }, id: { N: '5' }, doc: { M: { a: { L: [{ N: '1' }, { N: '2' }] } } } });
+    expect(m.toRow(item)).toEqual({ id: 5, doc: '{"a": [1, 2]}' });
+    expect(m.toRow({ pk: { N: '5' }, id: { N: '5' } })).toEqual({ id: 5, doc: null });
+  });
+});
