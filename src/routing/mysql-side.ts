@@ -1,0 +1,211 @@
+/**
+ * The MySQL half of a migrating table: plain reads and writes, the MySQL-primary write that returns its row image
+ * and GTID, and the versioned background write of the DynamoDB-primary modes.
+ *
+ * Invariants:
+ *  - Rows come back in the canonical encoding (rowFromMysql2 over information_schema columns); the pool must be
+ *    created with ROW_QUERY_OPTIONS (EXACT_TYPES + jsonStrings), which the constructor checks.
+ *  - `writePrimary` commits the write and its row image read under FOR UPDATE in one transaction, then reads
+ *    MariaDB's session @@last_gtid on the same connection: that is the GTID of exactly this transaction (verified on
+ *    MariaDB 10.11 by test/integration/routing/mysql-semantics.test.ts). A statement that changed nothing produces
+ *    no transaction in the binlog and leaves @@last_gtid stale, so then no sequence number is returned.
+ *  - `applyVersioned` writes a row image only if its version is ≥ the version recorded for the key in
+ *    cutover_row_versions, recording it in the same transaction: background writes that arrive out of order converge
+ *    to the image with the highest version, the same order DynamoDB's conditional writes imposed.
+ */
+import { createHash } from 'node:crypto';
+import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { rowFromMysql2, type ColumnInfo } from '../pipeline/row/codec';
+import { parseMariaGtid } from '../pipeline/version';
+import type { ColumnValue, Row } from '../pipeline/types';
+import { DuplicateKeyError, RoutingInputError } from './errors';
+import { keyString, type RoutingMapping } from './mapping';
+
+/** One application write, in canonical values. */
+export type WriteOp =
+  | { readonly kind: 'insert'; readonly row: Row }
+  | { readonly kind: 'put'; readonly row: Row }
+  | { readonly kind: 'update'; readonly key: Row; readonly changes: Row }
+  | { readonly kind: 'delete'; readonly key: Row };
+
+/** What a MySQL-primary write did: whether the row existed, its image after the write, the transaction's GTID seq. */
+export interface PrimaryWriteResult {
+  readonly found: boolean;
+  /** Full row after the write; undefined after a delete or when nothing matched. */
+  readonly image?: Row;
+  /** GTID sequence number of the committed transaction; undefined when the statement changed nothing. */
+  readonly seq?: bigint;
+}
+
+const q = (s: string) => `\`${s.replace(/`/g, '``')}\``;
+const RETRYABLE_MYSQL = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
+
+/** True for MySQL errors where retrying the whole transaction is the documented remedy. */
+export function isRetryableMysqlError(e: unknown): boolean {
+  return RETRYABLE_MYSQL.has((e as { code?: string })?.code ?? '');
+}
+
+/** SQL for one table, built once from its columns. */
+export class MysqlSide {
+  readonly table: string;
+  private readonly pk: readonly string[];
+  private readonly byName: Map<string, ColumnInfo>;
+  private readonly selectList: string;
+  private readonly whereKey: string;
+
+  constructor(
+    readonly pool: Pool,
+    readonly mapping: RoutingMapping,
+    readonly columns: readonly ColumnInfo[],
+    private readonly rowVersionsTable: string,
+  ) {
+    const cfg = (pool as unknown as { pool?: { config?: { connectionConfig?: Record<string, unknown> } } }).pool?.config?.connectionConfig;
+    if (cfg && (cfg.jsonStrings !== true || cfg.dateStrings !== true || cfg.bigNumberStrings !== true)) {
+      throw new RoutingInputError('the MySQL pool must be created with ROW_QUERY_OPTIONS (src/pipeline/row/codec.ts)', mapping.sourceId);
+    }
+    if (columns.length === 0) throw new RoutingInputError('source table has no columns (does it exist?)', mapping.sourceId);
+    this.table = `${q(mapping.source.schema)}.${q(mapping.source.table)}`;
+    this.pk = mapping.source.primaryKey;
+    this.byName = new Map(columns.map((c) => [c.name, c]));
+    this.selectList = columns.map((c) => q(c.name)).join(', ');
+    this.whereKey = this.pk.map((c) => `${q(c)} = ${this.placeholder(c)}`).join(' AND ');
+  }
+
+  /** The live row for `key` (only primary-key columns are read from it), or undefined. */
+  async get(key: Row, conn: Pick<Pool, 'query'> = this.pool, forUpdate = false): Promise<Row | undefined> {
+    const [rows] = await conn.query<RowDataPacket[]>(`SELECT ${this.selectList} FROM ${this.table} WHERE ${this.whereKey}${forUpdate ? ' FOR UPDATE' : ''}`, this.keyParams(key));
+    return rows.length ? rowFromMysql2(this.columns, rows[0]) : undefined;
+  }
+
+  /** Every row whose `columns` equal `values` (a partition), unordered. */
+  async queryWhere(partial: Row): Promise<Row[]> {
+    const cols = Object.keys(partial);
+    const where = cols.map((c) => `${q(c)} = ${this.placeholder(c)}`).join(' AND ');
+    const [rows] = await this.pool.query<RowDataPacket[]>(`SELECT ${this.selectList} FROM ${this.table} WHERE ${where}`, cols.map((c) => this.param(c, partial[c])));
+    return rows.map((r) => rowFromMysql2(this.columns, r));
+  }
+
+  /** A plain autocommit write (write mode mysql-only); returns whether the row existed/matched. */
+  async writePlain(op: WriteOp): Promise<boolean> {
+    return (await this.runStatement(this.pool, op)).found;
+  }
+
+  /**
+   * The MySQL-primary write: statement + row image (FOR UPDATE) in one transaction, COMMIT, then @@last_gtid on the
+   * same connection. Deadlocks retry the whole transaction.
+   */
+  async writePrimary(op: WriteOp): Promise<PrimaryWriteResult> {
+    for (let attempt = 1; ; attempt++) {
+      const conn = await this.pool.getConnection();
+      try {
+        await conn.query('BEGIN');
+        const { found, changed } = await this.runStatement(conn, op);
+        const key = op.kind === 'update' || op.kind === 'delete' ? op.key : op.row;
+        const image = op.kind === 'delete' || !found ? undefined : await this.get(key, conn, true);
+        await conn.query('COMMIT');
+        if (!changed) return { found, image };
+        const [g] = await conn.query<RowDataPacket[]>('SELECT @@last_gtid AS g');
+        const gtid = String(g[0]?.g ?? '');
+        return { found, image, seq: gtid ? parseMariaGtid(gtid).seq : undefined };
+      } catch (e) {
+        await conn.query('ROLLBACK').catch(() => undefined);
+        if (isRetryableMysqlError(e) && attempt < 5) continue;
+        throw e;
+      } finally {
+        conn.release();
+      }
+    }
+  }
+
+  /**
+   * The background write of the DynamoDB-primary modes: applies the full row image (or the delete) of `key` only if
+   * `version` is at least the version recorded for the key, and records it, in one transaction. Returns false when a
+   * newer write already reached MySQL (this one is superseded and skipped).
+   */
+  async applyVersioned(key: Row, image: Row | undefined, version: string): Promise<boolean> {
+    const ks = keyString(this.mapping, key);
+    const hash = createHash('sha256').update(`${this.mapping.sourceId}\u0000${ks}`).digest();
+    for (let attempt = 1; ; attempt++) {
+      const conn = await this.pool.getConnection();
+      try {
+        await conn.query('BEGIN');
+        await conn.query(
+          `INSERT INTO ${this.rowVersionsTable} (table_id, key_hash, key_json, version) VALUES (?, ?, ?, ?)
+           ON DUPLICATE KEY UPDATE version = GREATEST(version, VALUES(version))`,
+          [this.mapping.sourceId, hash, ks, version],
+        );
+        const [r] = await conn.query<RowDataPacket[]>(`SELECT CAST(version AS CHAR) AS v FROM ${this.rowVersionsTable} WHERE table_id = ? AND key_hash = ?`, [this.mapping.sourceId, hash]);
+        if (BigInt(String(r[0].v)) > BigInt(version)) {
+          await conn.query('ROLLBACK');
+          return false;
+        }
+        if (image) await this.runStatement(conn, { kind: 'put', row: image });
+        else await this.runStatement(conn, { kind: 'delete', key });
+        await conn.query('COMMIT');
+        return true;
+      } catch (e) {
+        await conn.query('ROLLBACK').catch(() => undefined);
+        if (isRetryableMysqlError(e) && attempt < 8) continue;
+        throw e;
+      } finally {
+        conn.release();
+      }
+    }
+  }
+
+  /** Runs one write statement: whether a row existed/matched (insert/put: true) and whether anything changed. */
+  private async runStatement(conn: Pick<PoolConnection, 'query'> | Pool, op: WriteOp): Promise<{ found: boolean; changed: boolean }> {
+    try {
+      if (op.kind === 'insert' || op.kind === 'put') {
+        this.checkColumns(op.row, true);
+        const cols = Object.keys(op.row);
+        const nonKey = cols.filter((c) => !this.pk.includes(c));
+        let sql = `INSERT INTO ${this.table} (${cols.map(q).join(', ')}) VALUES (${cols.map((c) => this.placeholder(c)).join(', ')})`;
+        if (op.kind === 'put') {
+          const upd = (nonKey.length ? nonKey : [this.pk[0]]).map((c) => `${q(c)} = VALUES(${q(c)})`).join(', ');
+          sql += ` ON DUPLICATE KEY UPDATE ${upd}`;
+        }
+        const [res] = await conn.query<ResultSetHeader>(sql, cols.map((c) => this.param(c, op.row[c])));
+        // ON DUPLICATE KEY UPDATE reports 0 affected rows when the row already held exactly these values.
+        return { found: true, changed: res.affectedRows > 0 };
+      }
+      if (op.kind === 'update') {
+        this.checkColumns(op.key, true);
+        this.checkColumns(op.changes, false);
+        const cols = Object.keys(op.changes);
+        if (cols.length === 0) throw new RoutingInputError('update without changes', this.mapping.sourceId);
+        const [res] = await conn.query<ResultSetHeader>(
+          `UPDATE ${this.table} SET ${cols.map((c) => `${q(c)} = ${this.placeholder(c)}`).join(', ')} WHERE ${this.whereKey}`,
+          [...cols.map((c) => this.param(c, op.changes[c])), ...this.keyParams(op.key)],
+        );
+        return { found: res.affectedRows > 0, changed: res.changedRows > 0 };
+      }
+      this.checkColumns(op.key, true);
+      const [res] = await conn.query<ResultSetHeader>(`DELETE FROM ${this.table} WHERE ${this.whereKey}`, this.keyParams(op.key));
+      return { found: res.affectedRows > 0, changed: res.affectedRows > 0 };
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ER_DUP_ENTRY' && op.kind === 'insert') throw new DuplicateKeyError(this.mapping.sourceId, keyString(this.mapping, op.row));
+      throw e;
+    }
+  }
+
+  private checkColumns(row: Row, needKey: boolean): void {
+    for (const c of Object.keys(row)) if (!this.byName.has(c)) throw new RoutingInputError('unknown column', this.mapping.sourceId, c);
+    if (needKey) for (const c of this.pk) if (row[c] === undefined || row[c] === null) throw new RoutingInputError('primary-key column missing', this.mapping.sourceId, c);
+    if (!needKey) for (const c of this.pk) if (c in row) throw new RoutingInputError('a primary-key column cannot be changed by update; delete and insert instead', this.mapping.sourceId, c);
+  }
+
+  private keyParams(key: Row): unknown[] {
+    return this.pk.map((c) => this.param(c, key[c]));
+  }
+
+  private placeholder(column: string): string {
+    return this.byName.get(column)?.dataType === 'bit' ? 'CAST(? AS UNSIGNED)' : '?';
+  }
+
+  private param(column: string, v: ColumnValue | undefined): unknown {
+    if (v === undefined) throw new RoutingInputError('value missing', this.mapping.sourceId, column);
+    if (v !== null && typeof v === 'object') return Buffer.from(v.$b64, 'base64');
+    return v;
+  }
+}
