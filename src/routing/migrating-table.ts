@@ -10,8 +10,10 @@
  *    fenceTimeoutMs, then FenceTimeoutError with nothing written), dynamo-primary (DynamoDB conditional write with a
  *    DIRECT_BAND version, then a versioned MySQL background write), dynamo-only (DynamoDB only).
  *  - A background write never fails the request; failures are counted, logged with the key and heartbeated.
- *  - Reads: readPercent of keys (sticky by key hash) from DynamoDB, the rest from MySQL; tombstones read as
- *    absent; in dynamo-only every read goes to DynamoDB (MySQL no longer receives writes).
+ *  - Reads: while MySQL is primary (mysql-only, mysql-primary, fenced) readPercent of keys (sticky by key hash)
+ *    read DynamoDB, the rest MySQL; once DynamoDB is primary (dynamo-primary, dynamo-only) every read goes to it,
+ *    because MySQL is then a copy written in the background and reading it would break read-your-writes.
+ *    Tombstones read as absent.
  *  - Shadow reads never change a response or its error and add no latency (./shadow-read.ts).
  */
 import { randomBytes } from 'node:crypto';
@@ -216,7 +218,7 @@ export class MigratingTable {
   }
 
   private readsDynamo(flags: TableFlags, ks: string): boolean {
-    return flags.writeMode === 'dynamo-only' || readsDynamo(flags, this.opts.mapping.sourceId, ks);
+    return flags.writeMode === 'dynamo-only' || flags.writeMode === 'dynamo-primary' || readsDynamo(flags, this.opts.mapping.sourceId, ks);
   }
 
   private maybeShadow(flags: TableFlags, ks: string, fromDynamo: boolean, result: Row | Row[] | undefined, secondary: () => Promise<Row | Row[] | undefined>, primary: () => Promise<Row | Row[] | undefined>): void {
