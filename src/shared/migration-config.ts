@@ -98,8 +98,14 @@ export interface TableMigrationConfig {
   readonly soak: SoakTimes;
   readonly gates: Gates;
   readonly thresholds: Thresholds;
+  /** Fraction (0..1) of reads compared against the other store once reads or writes touch DynamoDB. */
+  readonly shadowReadFraction: number;
   /** How long to wait for every application instance to apply a flag version. */
   readonly barrierTimeoutMs: number;
+  /** How long writes may be held behind the write fence while the ETL catches up; then the fence is released. */
+  readonly fenceTimeoutMs: number;
+  /** How often the workflow samples CDC and ETL lag for its status. */
+  readonly monitorIntervalMs: number;
   /** Drain CDC: no events for this long, with ETL lag 0. */
   readonly drainQuietMs: number;
   /** Slice length of long activities (backfill, verify, ETL): each returns its cursor at least this often. */
@@ -133,7 +139,10 @@ export const CONFIG_DEFAULTS = {
     maxDlqEvents: 0,
     maxCatchUpLagEvents: 0,
   },
+  shadowReadFraction: 0.05,
   barrierTimeoutMs: 2 * 60_000,
+  fenceTimeoutMs: 20_000,
+  monitorIntervalMs: 60_000,
   drainQuietMs: 60_000,
   sliceMs: 5 * 60_000,
 } as const;

@@ -1,0 +1,46 @@
+/**
+ * The activities the table-migration workflow calls, proxied by type only, with retries and timeouts chosen per kind:
+ *  - control: short calls (describe, flags, start/stop): 2 min each, retried with backoff up to 10 times;
+ *  - long: sliced, heartbeated work (backfill, verify, ETL, catch-up, drain): the slice plus a margin, a 1 min
+ *    heartbeat timeout (a dead worker is noticed within a minute and another resumes from the heartbeat), up to 20
+ *    attempts; cancellation waits for the activity to report, so a paused slice returns its cursor;
+ *  - wait: barriers and mode switches that have their own timeout: a few attempts only, so a timeout surfaces to an
+ *    operator quickly (FlagBarrierTimeoutError is non-retryable).
+ * Bad input (ConfigError, PreflightError, ...) is never retried: NON_RETRYABLE_ERROR_TYPES. Throttling
+ * (ThrottlingError) and network failures (TransientError) are retried with exponential backoff.
+ */
+import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { NON_RETRYABLE_ERROR_TYPES } from '../../shared/errors';
+import type { MigrationActivities } from '../../shared/activity-contract';
+
+const nonRetryableErrorTypes = [...NON_RETRYABLE_ERROR_TYPES];
+
+const CONTROL: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes },
+};
+
+/** Options of a long, sliced activity whose slice lasts `sliceMs`. */
+export function longOptions(sliceMs: number): ActivityOptions {
+  return {
+    startToCloseTimeout: sliceMs + 5 * 60_000,
+    heartbeatTimeout: '1 minute',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 20, nonRetryableErrorTypes },
+  };
+}
+
+/** Options of a wait with its own timeout `timeoutMs`. */
+export function waitOptions(timeoutMs: number): ActivityOptions {
+  return {
+    startToCloseTimeout: timeoutMs + 60_000,
+    heartbeatTimeout: '1 minute',
+    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 3, nonRetryableErrorTypes },
+  };
+}
+
+/** Short control activities. */
+export const control = proxyActivities<MigrationActivities>(CONTROL);
+
+/** Long activities; per call, `executeWithOptions(longOptions(sliceMs) & summary, [input])`. */
+export const long = proxyActivities<MigrationActivities>(longOptions(5 * 60_000));
