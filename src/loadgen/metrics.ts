@@ -66,6 +66,23 @@ export class LoadMetrics {
     for (const h of hs) h.recordValue(us);
   }
 
+  /** Read and write latency of requests that completed in [fromS, toS) seconds since the origin (bucket-aligned). */
+  between(fromS: number, toS: number): { read: LatencySummary; write: LatencySummary; ok: number; failed: number } {
+    const read = latencyHistogram();
+    const write = latencyHistogram();
+    let ok = 0;
+    let failed = 0;
+    for (const [i, b] of this.buckets) {
+      const t = (i * this.bucketMs) / 1000;
+      if (t < fromS || t >= toS) continue;
+      read.add(b.read);
+      write.add(b.write);
+      ok += b.ok;
+      failed += b.failed;
+    }
+    return { read: summarize(read), write: summarize(write), ok, failed };
+  }
+
   /** One point per bucket that saw a request, in time order. */
   timeline(): TimelinePoint[] {
     return [...this.buckets.entries()]
