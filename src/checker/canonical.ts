@@ -27,6 +27,15 @@ export interface FieldInfo {
 
 const MYSQL_TYPE_BIT = 16;
 
+/**
+ * Query-level mysql2 typeCast that returns JSON columns as their stored text (MySQL's JSON type, and MariaDB's
+ * LONGTEXT flagged json in the extended metadata); mysql2's own `jsonStrings` is a connection option only, and the
+ * checker reads through whatever pool it is given. Everything else is decoded as the pool's options say.
+ */
+export function jsonAsText(field: { type: string; extendedFormat?: string; string(encoding?: string): string | null }, next: () => unknown): unknown {
+  return field.type === 'JSON' || field.extendedFormat === 'json' ? field.string('utf8') : next();
+}
+
 /** One mysql2 value (pool opened with supportBigNumbers, bigNumberStrings, dateStrings) as a canonical value. */
 export function canonicalFromMysql(v: unknown, field?: FieldInfo): LogValue {
   if (v === null || v === undefined) return null;

@@ -6,7 +6,7 @@
  */
 import { BatchGetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { FieldPacket, Pool, RowDataPacket } from 'mysql2/promise';
-import { canonicalRowFromMysql } from './canonical';
+import { canonicalRowFromMysql, jsonAsText } from './canonical';
 import { CheckerInputError } from './errors';
 import { keyString, type LogRow, type LogValue } from './log-format';
 import type { ObservedState } from './judge';
@@ -56,7 +56,7 @@ export async function readMysqlStates(pool: Pool, ref: MysqlTableRef, tokenColum
       if (!(c in k)) throw new CheckerInputError(`logged key ${keyString(k)} of ${ref.table} lacks key column ${c}`);
       return sqlValue(k[c]);
     }));
-    const [rows, fields] = (await pool.query({ sql: `SELECT * FROM ${table} WHERE (${cols}) IN (${chunk.map(() => tuple).join(', ')})`, values: params, jsonStrings: true } as never)) as unknown as [RowDataPacket[], FieldPacket[]];
+    const [rows, fields] = (await pool.query({ sql: `SELECT * FROM ${table} WHERE (${cols}) IN (${chunk.map(() => tuple).join(', ')})`, values: params, typeCast: jsonAsText } as never)) as unknown as [RowDataPacket[], FieldPacket[]];
     for (const r of rows) {
       const row = canonicalRowFromMysql(r, fields as never);
       const key = Object.fromEntries(ref.keyColumns.map((c) => [c, row[c]]));

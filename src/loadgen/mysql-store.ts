@@ -3,7 +3,7 @@
  * Single-statement autocommit writes, so an acknowledged write is durable and visible to every later read.
  */
 import type { Pool, ResultSetHeader, RowDataPacket, FieldPacket } from 'mysql2/promise';
-import { canonicalRowFromMysql } from '../checker/canonical';
+import { canonicalRowFromMysql, jsonAsText } from '../checker/canonical';
 import type { ColumnValue, Row } from '../pipeline/types';
 import type { AppStore, WriteOutcome } from './app-store';
 
@@ -38,7 +38,7 @@ export class MysqlAppStore implements AppStore {
 
   async get(table: string, key: Row): Promise<Row | null> {
     const w = this.where(table, key);
-    const [rows, fields] = (await this.pool.query({ sql: `SELECT * FROM ${q(table)} WHERE ${w.sql}`, values: w.values, jsonStrings: true } as never)) as unknown as [RowDataPacket[], FieldPacket[]];
+    const [rows, fields] = (await this.pool.query({ sql: `SELECT * FROM ${q(table)} WHERE ${w.sql}`, values: w.values, typeCast: jsonAsText } as never)) as unknown as [RowDataPacket[], FieldPacket[]];
     return rows.length ? (canonicalRowFromMysql(rows[0], fields as never) as Row) : null;
   }
 
