@@ -11,7 +11,7 @@ import { Applier, type ApplyMode } from '../../../src/pipeline/apply/apply';
 import { isLive, userAttributes, type Item } from '../../../src/pipeline/item';
 import { compileMapping, type CompiledMapping } from '../../../src/pipeline/transform/mapping';
 import { uniqueName } from '../../support/ids';
-import { buildHistory, deliver, KEYS, opArb, PARTITIONS, stepArb } from './history';
+import { buildHistory, deliver, KEYS, opArb, PARTITIONS, stepArb, type Op, type Step } from './history';
 
 let client: DynamoDBClient;
 let table: string;
@@ -50,7 +50,7 @@ async function readKeys(m: CompiledMapping): Promise<Map<number, Item | undefine
 const historyArb = fc.record({ ops: fc.array(opArb, { minLength: 10, maxLength: 60 }), steps: fc.array(stepArb, { maxLength: 30 }), complete: fc.boolean() });
 
 /** One trial: returns a description of the first mismatch, or undefined when the table matches the source. */
-async function trial(mode: ApplyMode, broken: boolean, h: fc.RecordValue<{ ops: unknown; steps: unknown; complete: boolean }> & { ops: import('./history').Op[]; steps: import('./history').Step[] }): Promise<string | undefined> {
+async function trial(mode: ApplyMode, broken: boolean, h: { ops: Op[]; steps: Step[]; complete: boolean }): Promise<string | undefined> {
   run++;
   const source = `p${process.pid}.t${run}_${mode}`;
   const m = mappingFor(source);
