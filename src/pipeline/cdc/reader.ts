@@ -235,6 +235,7 @@ export class BinlogCdcReader {
             this.columnCache.set(`${s}.${t}`, cols);
             return cols;
           },
+          remember: (s, t, cols) => this.columnCache.set(`${s}.${t}`, cols),
         },
       });
       const broken = await new Promise<unknown>((resolve) => {

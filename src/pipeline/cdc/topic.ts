@@ -19,7 +19,8 @@ export interface TopicSpec {
 /** Creates the topic if absent; returns whether this call created it. Throws ConfigError on a mismatch. */
 export async function ensureTopic(admin: Admin, spec: TopicSpec): Promise<{ created: boolean; partitions: number }> {
   if (!Number.isInteger(spec.partitions) || spec.partitions < 1) throw new ConfigError(`partitions must be a positive integer, got ${spec.partitions}`, undefined, spec.topic, 'partitions');
-  const created = await admin.createTopics({
+  const exists = (await admin.listTopics()).includes(spec.topic);
+  const created = !exists && await admin.createTopics({
     waitForLeaders: true,
     topics: [{
       topic: spec.topic,

@@ -14,6 +14,7 @@
  *   - A GTID from a second domain is refused (versions would not be ordered).
  */
 import { changeVersion } from '../version';
+import { columnsFromBinlog, type BinlogColumnSchema } from '../row/binlog-columns';
 import { primaryKeyColumns, rowFromBinlog, RowDecodeError, type ColumnInfo } from '../row/codec';
 import type { CdcOperation, Row } from '../types';
 import { classifyDdl, controlMessage, dataMessage, encodeKey, type SourcePoint } from './dms-format';
@@ -42,6 +43,8 @@ export interface SourceTransaction {
 export interface ColumnSource {
   columns(schema: string, table: string): ColumnInfo[] | undefined;
   refresh(schema: string, table: string): Promise<ColumnInfo[]>;
+  /** Caches columns derived from the binlog (until the next refresh). */
+  remember(schema: string, table: string, columns: ColumnInfo[]): void;
 }
 
 interface ZEvent {
@@ -69,6 +72,8 @@ interface Open {
  */
 export class TransactionAssembler {
   private open: Open | undefined;
+  /** Primary-key column indexes per table id, from TableMap events (binlog_row_metadata=FULL). */
+  private readonly primaryKeys = new Map<number, number[]>();
   private readonly included: Set<string>;
   constructor(
     private readonly opts: {
@@ -105,6 +110,9 @@ export class TransactionAssembler {
       case 'deleterows':
         await this.rows(e, name);
         return undefined;
+      case 'tablemap':
+        if (Array.isArray(e.primaryKey)) this.primaryKeys.set(e.tableId as number, e.primaryKey as number[]);
+        return undefined;
       case 'query':
         return this.query(e);
       case 'xid':
@@ -130,7 +138,7 @@ export class TransactionAssembler {
   private async rows(e: ZEvent, name: string): Promise<void> {
     const t = this.open;
     if (!t) throw new CdcStateError('-', `row event at ${this.opts.currentFile()}:${e.nextPosition} outside a GTID transaction`);
-    const map = (e.tableMap as Record<number, { parentSchema: string; tableName: string; columns?: { name: string }[] }>)[e.tableId as number];
+    const map = (e.tableMap as Record<number, { parentSchema: string; tableName: string; columns?: { name: string }[]; columnSchemas?: BinlogColumnSchema[] }>)[e.tableId as number];
     const rows = (e.rows as Record<string, unknown>[]) ?? [];
     const schema = map?.parentSchema;
     const table = map?.tableName;
@@ -142,9 +150,16 @@ export class TransactionAssembler {
     let cols = this.opts.columns.columns(schema, table);
     // The binlog's own column list (binlog_row_metadata=FULL) tells when the cached metadata is stale.
     const binlogNames = map.columns?.map((c) => c.name).join('\u0000');
-    if (!cols || (binlogNames !== undefined && binlogNames !== cols.map((c) => c.name).join('\u0000'))) cols = await this.opts.columns.refresh(schema, table);
+    const matches = (c: ColumnInfo[] | undefined): boolean => c !== undefined && (binlogNames === undefined || binlogNames === c.map((x) => x.name).join('\u0000'));
+    if (!matches(cols)) cols = await this.opts.columns.refresh(schema, table);
+    // information_schema is already past this point of the binlog (a later DDL): describe the rows from the binlog.
+    if (!matches(cols) && map.columnSchemas) {
+      cols = columnsFromBinlog(schema, table, map.columnSchemas, this.primaryKeys.get(e.tableId as number));
+      this.opts.columns.remember(schema, table, cols);
+    }
     if (!cols) throw new CdcStateError('-', `no column metadata for ${key}`);
     const pk = primaryKeyColumns(cols).map((c) => c.name);
+    if (!pk.length) throw new CdcStateError('-', `${key} has no primary key in the metadata in force at ${this.opts.currentFile()}:${e.nextPosition}`);
     const known = cols;
     const decode = (r: unknown): Row => rowFromBinlog(known, r as Record<string, unknown>);
     for (const raw of rows) {
