@@ -3,8 +3,9 @@
  * reader needs: requests ok/failed, acknowledged writes lost, read/write p50/p99 per phase, verification, time per
  * phase) and report.png (latency, throughput and lag over time with phase boundaries, ./chart.ts).
  *
- * The verdict is PASSED only when no request failed, the independent checker ran and passed, and it counted zero
- * lost acknowledged writes; a report without a checker result says so instead of passing.
+ * The verdict is FAILED when a request failed, the independent checker found a violation or a lost acknowledged
+ * write, or a verification failed; PASSED only when none of that happened, the checker ran, and the run left nothing
+ * out (`notDone` empty); otherwise INCOMPLETE.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -76,7 +77,7 @@ export interface DemoReportInput {
 /** PASSED / FAILED / INCOMPLETE for `r` (see the module comment). */
 export function verdict(r: DemoReportInput): 'PASSED' | 'FAILED' | 'INCOMPLETE' {
   if (r.load.failed > 0 || (r.check && (!r.check.passed || r.check.lostWrites > 0)) || r.verification.some((v) => !v.ok)) return 'FAILED';
-  return r.check ? 'PASSED' : 'INCOMPLETE';
+  return r.check && !r.notDone?.length ? 'PASSED' : 'INCOMPLETE';
 }
 
 const ms = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));

@@ -10,7 +10,8 @@
  * Every table has `rev`: a token unique per write ("seed:<table>:<key>" for seeded rows, the load generator's
  * "<run>:<instance>:<op>" afterwards), which the checker uses to name the write that produced a final value.
  * Rows are canonical (src/pipeline/types.ts): BIGINT/DECIMAL as strings, DATETIME(n) with n fraction digits,
- * binary as {$b64}. `updated_at` is left to the server and never written by the app.
+ * binary as {$b64}. The app writes every column, `updated_at` included (the routing layer's insert takes full rows;
+ * the server default only covers rows written by hand).
  */
 import { createHash } from 'node:crypto';
 import type { Row } from '../../src/pipeline/types';
@@ -94,7 +95,7 @@ export function demoRow(table: DemoTable, key: Row, token: string, r: () => numb
       const id = String(key.id);
       const name = `${NAMES[n(NAMES.length)]} ${id}`;
       const profile = JSON.stringify({ city: ['Lisbon', 'Oslo', 'Kraków', '東京'][n(4)], tags: ['beta', 'vip'].slice(0, n(3)), score: n(1000) / 10 });
-      return { id, email: `user${id}.${n(1000)}@example.com`, display_name: name, profile: n(10) === 0 ? null : profile, created_at: datetime(n(2 ** 30), 6), rev: token };
+      return { id, email: `user${id}.${n(1000)}@example.com`, display_name: name, profile: n(10) === 0 ? null : profile, created_at: datetime(n(2 ** 30), 6), updated_at: datetime(n(2 ** 30), 0), rev: token };
     }
     case 'orders':
       return { id: String(key.id), user_id: String(1 + n(1000)), status: STATUSES[n(STATUSES.length)], total: money(n(5_000_000)), currency: ['EUR', 'USD', 'NOK'][n(3)], placed_at: datetime(n(2 ** 30), 3), note: n(3) === 0 ? null : `deliver to door ${n(100)} — ok`, rev: token };

@@ -59,6 +59,7 @@ it('writes Markdown, JSON and a decodable PNG of the expected size', async () =>
 
 it('never passes without a checker result, and fails on a failed request or a lost write', () => {
   expect(verdict(input({ check: undefined }))).toBe('INCOMPLETE');
+  expect(verdict(input({ notDone: ['no migration'] }))).toBe('INCOMPLETE');
   expect(verdict(input({ load: { instances: 1, ratePerInstance: 1, requests: 2, ok: 1, failed: 1 } }))).toBe('FAILED');
   expect(verdict(input({ check: { ...input().check!, passed: false, lostWrites: 1 } }))).toBe('FAILED');
 });
