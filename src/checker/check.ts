@@ -14,6 +14,7 @@ import { CheckerInputError } from './errors';
 import { buildHistories, type RequestTotals, type SourcedRecord } from './history';
 import { judgeState, statesDisagree, type JudgeOptions, type ObservedState, type Violation, type WriteRef } from './judge';
 import { opRecordSchema, type LogRow } from './log-format';
+import { judgeRead, type ReadTotals } from './reads';
 import { readDynamoStates, readMysqlStates, type DynamoTableRef, type MysqlTableRef } from './stores';
 
 /** How the checker finds one logged table in the stores. */
@@ -34,6 +35,8 @@ export interface CheckOptions {
   readonly initial?: JudgeOptions['initial'];
   /** Default true: MySQL and DynamoDB must hold the same state for every key. */
   readonly requireAgreement?: boolean;
+  /** Default false: stale reads are counted but are not violations (expected while reads hit a lagging copy). */
+  readonly failOnStaleReads?: boolean;
 }
 
 export interface KeyViolations {
@@ -54,6 +57,8 @@ export interface CheckReport {
   readonly violationsByKind: Readonly<Record<Violation['kind'], number>>;
   /** Distinct acknowledged writes that some store's final state contradicts. */
   readonly lostWrites: number;
+  /** Acknowledged reads judged (./reads.ts): stale ones saw an overwritten value, phantom ones an impossible one. */
+  readonly reads: ReadTotals;
   readonly keys: readonly KeyViolations[];
 }
 
@@ -91,7 +96,8 @@ export async function runCheck(logFiles: readonly string[], opts: CheckOptions):
   const stores = [...(opts.mysql ? ['mysql'] : []), ...(opts.dynamo ? ['dynamodb'] : [])];
   const keys: KeyViolations[] = [];
   const lost = new Set<string>();
-  const byKind: Record<Violation['kind'], number> = { 'lost-write': 0, 'resurrected-delete': 0, 'unknown-value': 0, 'stores-disagree': 0 };
+  const byKind: Record<Violation['kind'], number> = { 'lost-write': 0, 'resurrected-delete': 0, 'unknown-value': 0, 'stores-disagree': 0, 'phantom-read': 0, 'stale-read': 0 };
+  const reads: ReadTotals = { checked: 0, stale: 0, phantom: 0 };
   let keysChecked = 0;
 
   for (const [table, histories] of tables) {
@@ -112,6 +118,16 @@ export async function runCheck(logFiles: readonly string[], opts: CheckOptions):
       if ((opts.requireAgreement ?? true) && observed.mysql && observed.dynamodb && statesDisagree(observed.mysql, observed.dynamodb)) {
         violations.push({ kind: 'stores-disagree', message: `mysql ${show(observed.mysql)} but dynamodb ${show(observed.dynamodb)}` });
       }
+      for (const r of h.reads) {
+        reads.checked++;
+        const v = judgeRead(h, r, judge);
+        if (v === 'ok') continue;
+        reads[v]++;
+        if (v === 'phantom' || opts.failOnStaleReads) {
+          const saw = r.present ? `token ${JSON.stringify(r.token)}` : 'no row';
+          violations.push({ kind: `${v}-read`, message: `read ${r.instance}#${r.op} [${r.start.toFixed(3)}, ${r.end.toFixed(3)}] saw ${saw}, which ${v === 'phantom' ? 'no write could have produced by then' : 'an acknowledged write had already replaced'}` });
+        }
+      }
       if (violations.length === 0) continue;
       for (const v of violations) {
         byKind[v.kind]++;
@@ -130,6 +146,7 @@ export async function runCheck(logFiles: readonly string[], opts: CheckOptions):
     keysWithViolations: keys.length,
     violationsByKind: byKind,
     lostWrites: lost.size,
+    reads,
     keys,
   };
 }

@@ -27,10 +27,23 @@ export interface WriteOp {
   readonly token?: string;
 }
 
+/** One acknowledged read: what it saw. */
+export interface ReadOp {
+  readonly instance: string;
+  readonly op: number;
+  readonly start: number;
+  readonly end: number;
+  /** false: the key was absent. */
+  readonly present: boolean;
+  /** The token column of the row read (undefined when absent or when the row had none). */
+  readonly token?: string;
+}
+
 export interface KeyHistory {
   readonly table: string;
   readonly key: LogRow;
   readonly writes: WriteOp[];
+  readonly reads: ReadOp[];
 }
 
 export interface KindTotals {
@@ -82,7 +95,7 @@ export function buildHistories(records: Iterable<SourcedRecord>, tokenColumn: (t
     if (!t) tables.set(table, (t = new Map()));
     const ks = keyString(key);
     let h = t.get(ks);
-    if (!h) t.set(ks, (h = { table, key, writes: [] }));
+    if (!h) t.set(ks, (h = { table, key, writes: [], reads: [] }));
     return h;
   };
 
@@ -100,6 +113,11 @@ export function buildHistories(records: Iterable<SourcedRecord>, tokenColumn: (t
       const o = outcome === 'ok' ? 'ok' : 'failed';
       kt[o]++;
       totals[o]++;
+      if (o === 'ok' && done) {
+        const seen = done.record.value ?? null;
+        const t = seen?.[tokenColumn(rec.table)];
+        h.reads.push({ instance: rec.instance, op: rec.op, start: rec.start, end: done.record.end, present: seen !== null, token: typeof t === 'string' ? t : undefined });
+      }
       return;
     }
     kt[outcome]++;

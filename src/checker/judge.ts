@@ -21,7 +21,7 @@ import type { LogRow } from './log-format';
 /** What one store holds for one key at the end. `row` may be missing when the store gives only the token. */
 export type ObservedState = { readonly present: false } | { readonly present: true; readonly token: string | undefined; readonly row?: LogRow };
 
-export type ViolationKind = 'lost-write' | 'resurrected-delete' | 'unknown-value' | 'stores-disagree';
+export type ViolationKind = 'lost-write' | 'resurrected-delete' | 'unknown-value' | 'stores-disagree' | 'phantom-read' | 'stale-read';
 
 /** A reference to a logged write, for evidence. */
 export interface WriteRef {
@@ -37,7 +37,7 @@ export interface WriteRef {
 
 export interface Violation {
   readonly kind: ViolationKind;
-  /** The store whose state is wrong ("mysql", "dynamodb"); absent for stores-disagree. */
+  /** The store whose state is wrong ("mysql", "dynamodb"); absent for stores-disagree and reads. */
   readonly store?: string;
   readonly message: string;
   /** The write that produced the observed state (latest-ending candidate), when one did. */

@@ -24,6 +24,7 @@ export function checkReportMarkdown(r: CheckReport, maxKeys = 50): string {
     `- acknowledged writes: ${t.acknowledgedWrites}`,
     `- acknowledged writes lost: **${r.lostWrites}**`,
     `- keys checked: ${r.keysChecked}; keys with violations: ${r.keysWithViolations}`,
+    `- reads judged: ${r.reads.checked}; stale: ${r.reads.stale}; phantom: ${r.reads.phantom}`,
     `- violations: ${Object.entries(r.violationsByKind).map(([k, n]) => `${k} ${n}`).join(', ')}`,
   ];
   if (r.keys.length) {

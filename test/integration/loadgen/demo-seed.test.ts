@@ -78,4 +78,5 @@ it('runs the demo workload against the seeded tables and the checker accepts the
   const report = await runCheck(summary.logFiles, { tables: demoCheckedTables(db), mysql: pool });
   expect(report.keys).toEqual([]);
   expect(report.passed).toBe(true);
+  expect(report.reads).toMatchObject({ stale: 0, phantom: 0 });
 });

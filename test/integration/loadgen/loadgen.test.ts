@@ -63,6 +63,8 @@ it('runs bounded load whose logs the checker accepts, and the checker catches an
   expect(ok.passed).toBe(true);
   expect(ok.totals.ok).toBe(450);
   expect(ok.lostWrites).toBe(0);
+  expect(ok.reads.checked).toBeGreaterThan(0);
+  expect(ok.reads).toMatchObject({ stale: 0, phantom: 0 }); // one MySQL server: every read sees the latest write
 
   // Undo the effect of the last acknowledged write of some present key: restore an older token.
   const [rows] = await pool.query<RowDataPacket[]>('SELECT id, rev FROM kv ORDER BY id LIMIT 1');
