@@ -9,7 +9,7 @@
  *    MariaDB's session @@last_gtid on the same connection: that is the GTID of exactly this transaction (verified on
  *    MariaDB 10.11 by test/integration/routing/mysql-semantics.test.ts). A statement that changed nothing produces
  *    no transaction in the binlog and leaves @@last_gtid stale, so then no sequence number is returned.
- *  - `applyVersioned` writes a row image only if its version is ≥ the version recorded for the key in
+ *  - `applyVersioned` writes a row image only if its version is > the version recorded for the key in
  *    cutover_row_versions, recording it in the same transaction: background writes that arrive out of order converge
  *    to the image with the highest version, the same order DynamoDB's conditional writes imposed.
  */
@@ -119,8 +119,8 @@ export class MysqlSide {
 
   /**
    * The background write of the DynamoDB-primary modes: applies the full row image (or the delete) of `key` only if
-   * `version` is at least the version recorded for the key, and records it, in one transaction. Returns false when a
-   * newer write already reached MySQL (this one is superseded and skipped).
+   * `version` is above the version recorded for the key (read under FOR UPDATE), and records it, in one transaction.
+   * Returns false when this or a newer write already reached MySQL (nothing to do).
    */
   async applyVersioned(key: Row, image: Row | undefined, version: string): Promise<boolean> {
     const ks = keyString(this.mapping, key);
@@ -129,16 +129,19 @@ export class MysqlSide {
       const conn = await this.pool.getConnection();
       try {
         await conn.query('BEGIN');
-        await conn.query(
-          `INSERT INTO ${this.rowVersionsTable} (table_id, key_hash, key_json, version) VALUES (?, ?, ?, ?)
-           ON DUPLICATE KEY UPDATE version = GREATEST(version, VALUES(version))`,
-          [this.mapping.sourceId, hash, ks, version],
-        );
-        const [r] = await conn.query<RowDataPacket[]>(`SELECT CAST(version AS CHAR) AS v FROM ${this.rowVersionsTable} WHERE table_id = ? AND key_hash = ?`, [this.mapping.sourceId, hash]);
-        if (BigInt(String(r[0].v)) > BigInt(version)) {
+        const [r] = await conn.query<RowDataPacket[]>(`SELECT CAST(version AS CHAR) AS v FROM ${this.rowVersionsTable} WHERE table_id = ? AND key_hash = ? FOR UPDATE`, [
+          this.mapping.sourceId,
+          hash,
+        ]);
+        if (r.length && BigInt(String(r[0].v)) >= BigInt(version)) {
           await conn.query('ROLLBACK');
           return false;
         }
+        await conn.query(
+          `INSERT INTO ${this.rowVersionsTable} (table_id, key_hash, key_json, version) VALUES (?, ?, ?, ?)
+           ON DUPLICATE KEY UPDATE version = VALUES(version)`,
+          [this.mapping.sourceId, hash, ks, version],
+        );
         if (image) await this.runStatement(conn, { kind: 'put', row: image });
         else await this.runStatement(conn, { kind: 'delete', key });
         await conn.query('COMMIT');
