@@ -33,7 +33,7 @@ export async function cdcFixture(prefix: string): Promise<CdcFixture> {
     async close() {
       const admin = kafka.admin();
       await admin.connect();
-      await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+      if ((await admin.listTopics()).includes(topic)) await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
       await admin.disconnect();
       await pool.query(`DROP DATABASE IF EXISTS ${db}`);
       await pool.query(`DROP DATABASE IF EXISTS ${metaDb}`);
