@@ -37,7 +37,10 @@ export interface InterruptOn {
   readonly readPercent?: boolean;
 }
 
-const phaseGauge = metricMeter.createGauge('cutover_phase', 'int', '', 'index of the migration phase (see PHASES); -1 aborted or failed');
+/** Created lazily: the workflow metric meter exists only inside a workflow context (not when tests import this). */
+function phaseGauge() {
+  return metricMeter.createGauge('cutover_phase', 'int', '', 'index of the migration phase (see PHASES); -1 aborted or failed');
+}
 
 /** A one-line account of an activity failure: the error class Temporal recorded and its message. */
 export function describeFailure(err: unknown): string {
@@ -116,7 +119,7 @@ export class Migration {
 
   publishPhase(): void {
     upsertSearchAttributes([{ key: CUTOVER_PHASE, value: this.state.phase }]);
-    phaseGauge.set(phaseIndex(this.state.phase), { table: this.label });
+    phaseGauge().set(phaseIndex(this.state.phase), { table: this.label });
   }
 
   interrupted(on: InterruptOn): boolean {
