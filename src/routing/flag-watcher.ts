@@ -135,7 +135,7 @@ export class FlagWatcher {
   /** Re-reads the flags now (also done every intervalMs). */
   async refresh(): Promise<TableFlags> {
     const next = await this.source.get(this.tableId);
-    if (!this.stopped && next.version !== this.flags.version) {
+    if (!this.stopped && next.version > this.flags.version) {
       const prev = this.flags;
       this.current = next;
       this.opts.logger?.info({ table: this.tableId, from: prev.version, to: next.version, writeMode: next.writeMode, readPercent: next.readPercent }, 'routing flags applied');
