@@ -65,7 +65,9 @@ export async function readTopic(kafka: Kafka, topic: string, done: (m: TopicMess
         if (done(out)) resolveDone();
       },
     });
-    await Promise.race([finished, new Promise((r) => setTimeout(r, timeoutMs))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([finished, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
   } finally {
     await consumer.disconnect();
   }
