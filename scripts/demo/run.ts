@@ -7,7 +7,7 @@
  * Guarantees: bounded (the load stops after `durationS`); everything created is under `database` (reset at the
  * start) and the report directory; exit status via the returned verdict.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SingleBar } from 'cli-progress';
 import * as mysql from 'mysql2/promise';
 import * as path from 'node:path';
@@ -23,10 +23,11 @@ import { loadMappingFile } from '../../src/pipeline/transform/mapping';
 import { RoutingAppStore } from '../../src/routing/app-store';
 import { FlagStore } from '../../src/routing/flag-store';
 import { MigratingTable } from '../../src/routing/migrating-table';
+import { assertMigrationRunnable, startMigration } from './migrate';
 import { writeDemoReport, type DemoReportInput } from './report';
 import { DEMO_DATABASE, DEMO_KEYS, DEMO_TABLES } from './schema';
 import { seedDemo } from './seed';
-import { demoCheckedTables, demoLoadTables } from './workload';
+import { DEMO_DYNAMO_TABLES, demoCheckedTables, demoLoadTables } from './workload';
 
 export interface DemoOptions {
   readonly rows: number;
@@ -44,12 +45,13 @@ export interface DemoOptions {
   readonly checkDynamo?: boolean;
   readonly progress?: boolean;
   readonly temporalUi?: string;
+  /** Also migrate the tables under the load (needs `via: 'routing'` and the migration activities). */
+  readonly migrate?: { readonly soakS: number; readonly timeoutS: number; readonly afterS: number };
 }
 
 /** What this version of the demo does not do yet; printed at the top of every report. */
 export const NOT_YET = [
-  'the migration plan is not started: the load runs against the source only, so no phase, lag or verification figures exist yet',
-  'scripts/demo/run.ts has the slots for them (phases, lag, verification in DemoReportInput) to fill once the plan workflow and its activities are wired',
+  'the migration plan was not started (run with --migrate once src/workers/activities.ts registers the migration activities): the load ran against the source only, so there are no phase, lag or verification figures',
 ];
 
 export interface DemoResult {
@@ -66,39 +68,76 @@ export async function runDemo(opts: DemoOptions, log: (m: string) => void = cons
   const pool = mysql.createPool({ ...ROW_QUERY_OPTIONS, host: conn.host, port: conn.port, user: conn.user, password: conn.password, database, connectionLimit: 4 + opts.instances * 2 });
   const dynamo = createDynamoClient();
   try {
+    if (opts.migrate) await assertMigrationRunnable();
     log(`seeding ${database} with ${opts.rows} rows`);
     const seed = await seedDemo(admin, { database, total: opts.rows, reset: true });
     log(`seeded in ${seed.seconds.toFixed(1)} s: ${JSON.stringify(seed.rows)}`);
 
+    if (opts.migrate) await resetMigrationState(pool, dynamo, database, opts.controlSchema ?? CONTROL_SCHEMA);
     const storeFor = await storeFactory(opts, pool, dynamo, database);
-    const bar = opts.progress ? new SingleBar({ format: 'load |{bar}| {value}/{total} s | {requests} requests, {failed} failed', noTTYOutput: false, hideCursor: true }) : undefined;
+    if (opts.migrate && opts.via !== 'routing') throw new Error('--migrate needs --via routing: the application must follow the routing flags');
+    const bar = opts.progress && !opts.migrate ? new SingleBar({ format: 'load |{bar}| {value}/{total} s | {requests} requests, {failed} failed', hideCursor: true }) : undefined;
     let requests = 0;
     let failed = 0;
-    bar?.start(Math.round(opts.durationS), 0, { requests, failed });
+    const loadS = opts.migrate ? opts.migrate.timeoutS + opts.migrate.afterS : opts.durationS;
+    bar?.start(Math.round(loadS), 0, { requests, failed });
     const t0 = performance.now();
-    const tick = setInterval(() => bar?.update(Math.min(opts.durationS, Math.round((performance.now() - t0) / 1000)), { requests, failed }), 500);
-    const load = await runLoad({
+    const origin = Date.now();
+    const tick = setInterval(() => bar?.update(Math.min(loadS, Math.round((performance.now() - t0) / 1000)), { requests, failed }), 500);
+    const stopLoad = new AbortController();
+    const loading = runLoad({
       runId: `demo${Date.now().toString(36)}`,
       instances: opts.instances,
       storeFor,
       tables: demoLoadTables(opts.rows),
       mix: opts.mix,
       ratePerInstance: opts.ratePerInstance,
-      durationMs: opts.durationS * 1000,
+      durationMs: loadS * 1000,
       logDir: path.join(opts.outDir, 'oplogs'),
+      signal: stopLoad.signal,
       onComplete: (r) => {
         requests++;
         if (r.result !== 'ok') failed++;
       },
     }).finally(() => {
       clearInterval(tick);
-      bar?.update(Math.round(opts.durationS), { requests, failed });
+      bar?.update(Math.round(loadS), { requests, failed });
       bar?.stop();
     });
+    let migration: Awaited<ReturnType<typeof startMigration>> | undefined;
+    let outcome: 'finished' | 'timeout' | undefined;
+    if (opts.migrate) {
+      try {
+        migration = await startMigration({ database, runId: `d${Date.now().toString(36)}`, soakS: opts.migrate.soakS, origin, timeoutS: opts.migrate.timeoutS, bars: opts.progress ?? false, log });
+        outcome = await migration.finished;
+        log(`migration ${outcome}; load continues ${opts.migrate.afterS} s`);
+        await new Promise((r) => setTimeout(r, opts.migrate!.afterS * 1000));
+      } catch (e) {
+        stopLoad.abort();
+        await loading.catch(() => undefined);
+        throw e;
+      } finally {
+        stopLoad.abort();
+        await migration?.close();
+      }
+    }
+    const load = await loading;
     log(`load: ${load.requests} requests (${load.failed} failed), read p99 ${load.read.p99Ms.toFixed(2)} ms, write p99 ${load.write.p99Ms.toFixed(2)} ms`);
+    const phases = migration?.monitor.phases() ?? [];
+    const incomplete: string[] = [];
+    if (migration) {
+      const ended = new Set(phases.map((p) => p.table));
+      if (outcome === 'timeout') incomplete.push(`the migration did not finish within ${opts.migrate!.timeoutS} s (tables seen: ${[...ended].join(', ') || 'none'})`);
+    }
+    // After a finished migration DynamoDB is the only store the application writes: it alone must hold every write.
+    const migrated = outcome === 'finished';
 
     log('checking the final state against the operation logs');
-    const check = await runCheck(load.logFiles, { tables: demoCheckedTables(database), mysql: pool, dynamo: opts.checkDynamo ? dynamo : undefined });
+    const check = await runCheck(load.logFiles, {
+      tables: demoCheckedTables(database),
+      mysql: migrated ? undefined : pool,
+      dynamo: migrated || opts.checkDynamo ? dynamo : undefined,
+    });
     const checkFiles = writeCheckReport(check, opts.outDir, 'check');
     const endS = load.elapsedMs / 1000;
     const input: DemoReportInput = {
@@ -108,10 +147,13 @@ export async function runDemo(opts: DemoOptions, log: (m: string) => void = cons
       seed,
       load: { instances: opts.instances, ratePerInstance: opts.ratePerInstance, requests: load.requests, ok: load.ok, failed: load.failed },
       timeline: load.metrics.timeline(),
-      windows: [{ label: `whole run (via ${opts.via})`, fromS: 0, toS: endS, ...load.metrics.between(0, Number.POSITIVE_INFINITY) }],
-      phases: [],
-      lag: [],
-      verification: [],
+      windows: [
+        { label: `whole run (via ${opts.via})`, fromS: 0, toS: endS, ...load.metrics.between(0, Number.POSITIVE_INFINITY) },
+        ...phases.map((p) => ({ label: `${p.table}: ${p.phase}`, fromS: p.startS, toS: p.endS ?? endS, ...load.metrics.between(p.startS, p.endS ?? endS) })),
+      ],
+      phases,
+      lag: migration?.monitor.lag() ?? [],
+      verification: migration?.monitor.verification() ?? [],
       check: {
         passed: check.passed,
         lostWrites: check.lostWrites,
@@ -121,7 +163,7 @@ export async function runDemo(opts: DemoOptions, log: (m: string) => void = cons
         violationsByKind: check.violationsByKind,
         report: path.basename(checkFiles.markdown),
       },
-      notDone: NOT_YET,
+      notDone: opts.migrate ? incomplete : NOT_YET,
       temporalUi: opts.temporalUi,
     };
     const files = writeDemoReport(opts.outDir, input);
@@ -133,12 +175,29 @@ export async function runDemo(opts: DemoOptions, log: (m: string) => void = cons
   }
 }
 
+/** Default schema of the routing flag tables in the demo. */
+const CONTROL_SCHEMA = 'cutover_control';
+
+/** A new run starts from scratch: the previous run's DynamoDB tables and routing flags for the demo tables go. */
+async function resetMigrationState(pool: mysql.Pool, dynamo: DynamoDBClient, database: string, controlSchema: string): Promise<void> {
+  for (const TableName of Object.values(DEMO_DYNAMO_TABLES)) {
+    await dynamo.send(new DeleteTableCommand({ TableName })).catch((e: Error) => {
+      if (e.name !== 'ResourceNotFoundException') throw e;
+    });
+  }
+  const [tables] = await pool.query<mysql.RowDataPacket[]>(
+    "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE 'cutover\\_%'",
+    [controlSchema],
+  );
+  for (const { t } of tables) await pool.query(`DELETE FROM \`${controlSchema}\`.\`${t}\` WHERE table_id LIKE ?`, [`${database}.%`]);
+}
+
 async function storeFactory(opts: DemoOptions, pool: mysql.Pool, dynamo: DynamoDBClient, database: string): Promise<(instance: string) => Promise<AppStore>> {
   if (opts.via === 'mysql') return async () => new MysqlAppStore(pool, DEMO_KEYS);
   if (database !== DEMO_DATABASE) throw new Error(`routing mode needs the mapping's source database ${DEMO_DATABASE}, not ${database}`);
   const columns = new Map(await Promise.all(DEMO_TABLES.map(async (t) => [`${DEMO_DATABASE}.${t}`, await readColumns(pool, database, t)] as const)));
   const mappings = loadMappingFile(path.join(__dirname, 'mapping.yaml'), (id) => columns.get(id as `${typeof DEMO_DATABASE}.${(typeof DEMO_TABLES)[number]}`));
-  const flagStore = new FlagStore(pool, opts.controlSchema ?? 'cutover_control');
+  const flagStore = new FlagStore(pool, opts.controlSchema ?? CONTROL_SCHEMA);
   await flagStore.ensureSchema();
   return async (instance) => {
     const tables: Record<string, MigratingTable> = {};

@@ -1,0 +1,75 @@
+/**
+ * The demo's migration plan: the four demo tables, every gate automatic, soaks of seconds instead of minutes, and the
+ * glue to start it on Temporal and read each table's status for ./monitor.ts.
+ *
+ * The plan needs the migration activities registered by src/workers/activities.ts; `missingActivities` tells which
+ * are not there yet, so the demo can refuse to start a plan that cannot run instead of hanging on it.
+ */
+import type { Client } from '@temporalio/client';
+import * as path from 'node:path';
+import { MIGRATION_ACTIVITY_NAMES } from '../../src/shared/activity-contract';
+import { statusQuery, type MigrationStatus } from '../../src/shared/messages';
+import { CONFIG_DEFAULTS, type MigrationPlanConfig, type TableMigrationConfig } from '../../src/shared/migration-config';
+import { migrationWorkflowId, planWorkflowId } from '../../src/shared/task-queues';
+import { migrationPlanWorkflow } from '../../src/workflows/migration-plan';
+import { DEMO_TABLES } from './schema';
+import type { StatusSource } from './monitor';
+
+export interface DemoPlanOptions {
+  readonly database: string;
+  readonly runId: string;
+  /** Seconds each read step, shadow writes and the flip are held before the automatic gate (default 5). */
+  readonly soakS?: number;
+  readonly partitions?: number;
+  readonly concurrency?: number;
+}
+
+/** The plan for the demo tables. Topics and consumer groups are per run, so runs never share a stream. */
+export function demoPlanConfig(o: DemoPlanOptions): MigrationPlanConfig {
+  const soakMs = (o.soakS ?? 5) * 1000;
+  const table = (name: string): TableMigrationConfig => ({
+    ...CONFIG_DEFAULTS,
+    source: { database: o.database, table: name },
+    mappingFile: path.join(__dirname, 'mapping.yaml'),
+    cdc: { source: 'builtin', topic: `cutover.${o.runId}.${o.database}.${name}`, partitions: o.partitions ?? 4 },
+    etl: { ...CONFIG_DEFAULTS.etl, group: `cutover-etl.${o.runId}.${name}` },
+    backfill: { ...CONFIG_DEFAULTS.backfill, parallelism: 2 },
+    verify: { ...CONFIG_DEFAULTS.verify },
+    readLadder: [10, 50, 100],
+    soak: { readStepMs: soakMs, shadowWritesMs: soakMs, flipWritesMs: soakMs },
+    gates: { reads: 'auto', readSteps: 'auto', shadowWrites: 'auto', flipWrites: 'auto', dynamoOnly: 'auto' },
+    thresholds: { ...CONFIG_DEFAULTS.thresholds },
+    barrierTimeoutMs: 30_000,
+    monitorIntervalMs: 1_000,
+    drainQuietMs: 3_000,
+    sliceMs: 30_000,
+  });
+  return { name: `demo-${o.runId}`, concurrency: o.concurrency ?? DEMO_TABLES.length, tables: DEMO_TABLES.map(table) };
+}
+
+/** Activity names of the migration contract that `activities` lacks (empty when the plan can run). */
+export function missingActivities(activities: Readonly<Record<string, unknown>>): string[] {
+  return MIGRATION_ACTIVITY_NAMES.filter((n) => typeof activities[n] !== 'function');
+}
+
+/** Starts the plan workflow on `taskQueue`; returns its workflow id. */
+export async function startDemoPlan(client: Client, plan: MigrationPlanConfig, taskQueue: string): Promise<string> {
+  const workflowId = planWorkflowId(plan.name);
+  await client.workflow.start(migrationPlanWorkflow, { taskQueue, workflowId, args: [plan] });
+  return workflowId;
+}
+
+/** Reads every table's `status` query; tables whose workflow has not started yet are left out. */
+export function planStatusSource(client: Client, plan: MigrationPlanConfig): StatusSource {
+  return async () => {
+    const out: MigrationStatus[] = [];
+    await Promise.all(plan.tables.map(async (t) => {
+      try {
+        out.push(await client.workflow.getHandle(migrationWorkflowId(t.source.database, t.source.table)).query(statusQuery));
+      } catch {
+        // not started yet, or busy: the next poll asks again
+      }
+    }));
+    return out;
+  };
+}
