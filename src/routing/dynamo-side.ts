@@ -81,6 +81,34 @@ export class DynamoSide {
   }
 
   /**
+   * The one-round-trip DynamoDB-first write: `item` (stamped with a fresh direct version) lands only if the stored
+   * version is lower and, for `insert`, no live item exists, for `delete`, a live item exists. Returns false when the
+   * condition failed for any reason; the caller then takes the read-based path, which tells the reasons apart.
+   */
+  async putFast(item: Item, kind: 'put' | 'insert' | 'delete'): Promise<boolean> {
+    const cond = {
+      put: 'attribute_not_exists(#v) OR #v < :v',
+      insert: 'attribute_not_exists(#v) OR (#v < :v AND #del = :t)',
+      delete: '#v < :v AND (attribute_not_exists(#del) OR #del <> :t)',
+    }[kind];
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.mapping.targetTable,
+          Item: item,
+          ConditionExpression: cond,
+          ExpressionAttributeNames: kind === 'put' ? { '#v': VERSION_ATTR } : { '#v': VERSION_ATTR, '#del': TOMBSTONE_ATTR },
+          ExpressionAttributeValues: kind === 'put' ? { ':v': item[VERSION_ATTR] } : { ':v': item[VERSION_ATTR], ':t': { BOOL: true } },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return false;
+      throw e;
+    }
+  }
+
+  /**
    * Writes `item` only if the stored item's version is still `expected` (undefined: no item, or an item without a
    * version). Returns false when someone else wrote first (the caller re-reads and retries).
    */

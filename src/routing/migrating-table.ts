@@ -274,11 +274,24 @@ export class MigratingTable {
     return w.found;
   }
 
-  /** DynamoDB-first write: read the item, compute the new image, write conditional on the version read. */
+  /**
+   * DynamoDB-first write. put/insert/delete first try one conditional PutItem with a fresh time-based direct version
+   * (`_v < :v` keeps versions rising per key); if that condition fails — a live row on insert, no live row on
+   * delete, or a stored version at or above ours (another instance's clock is ahead) — and always for update
+   * (which merges into the current row), read the item and write conditional on the exact version read, retrying
+   * on conflict.
+   */
   private async writeDynamo(op: WriteOp): Promise<DirectWrite> {
     const m = this.opts.mapping;
     const key = op.kind === 'insert' || op.kind === 'put' ? op.row : op.key;
     const keyItem = m.keyOf(key);
+    if (op.kind !== 'update') {
+      const version = nextDirectVersion(undefined);
+      const image = op.kind === 'delete' ? undefined : op.row;
+      if (await this.dynamo.putFast(this.dynamo.stamp(keyItem, image ? m.toItem(image) : undefined, version), op.kind)) {
+        return { found: true, image, version };
+      }
+    }
     for (let attempt = 1; attempt <= 50; attempt++) {
       const cur = await this.dynamo.read(keyItem);
       const found = cur.live !== undefined;
