@@ -35,6 +35,8 @@ export interface FakeOptions {
   /** Shadow stats returned for a given flag state. */
   shadowStats: (f: FlagState) => ShadowStats;
   dlqCount: number;
+  /** runBackfill holds (heartbeating) once this many rows are copied, until the test raises it. */
+  holdAtRows: number;
 }
 
 const CLEAN: ShadowStats = { readsCompared: 100, readMismatches: 0, shadowWrites: 50, shadowWriteErrors: 0, backgroundWrites: 50, backgroundWriteErrors: 0 };
@@ -52,7 +54,7 @@ export class FakeActivities {
   readonly failing = new Map<string, string>();
 
   constructor(opts: Partial<FakeOptions> = {}) {
-    this.opts = { rowsTotal: 1000, rowsPerChunk: 100, chunksPerSlice: 4, verifyMismatches: [], shadowStats: () => CLEAN, dlqCount: 0, ...opts };
+    this.opts = { rowsTotal: 1000, rowsPerChunk: 100, chunksPerSlice: 4, verifyMismatches: [], shadowStats: () => CLEAN, dlqCount: 0, holdAtRows: Infinity, ...opts };
   }
 
   hold(name: string): void {
@@ -117,6 +119,11 @@ export class FakeActivities {
         });
         for (let i = 0; i < o.chunksPerSlice && copied < o.rowsTotal; i++) {
           if (await this.heldLoop('runBackfill')) return progress('cancelled');
+          while (copied >= o.holdAtRows) {
+            Context.current().heartbeat(progress('slice-elapsed'));
+            if (Context.current().cancellationSignal.aborted) return progress('cancelled');
+            await pause(20);
+          }
           copied = Math.min(o.rowsTotal, copied + o.rowsPerChunk);
           Context.current().heartbeat(progress('slice-elapsed'));
           if (Context.current().cancellationSignal.aborted) return progress('cancelled');
