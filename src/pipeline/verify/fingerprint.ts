@@ -1,0 +1,104 @@
+/**
+ * Canonical fingerprints of DynamoDB items, so that "the item the mapping makes of the source row" and "the item in
+ * the table" compare equal exactly when the application would read the same thing.
+ *
+ * Invariants:
+ * - Only user attributes count: the reserved attributes (_v, _del, _src, ../item.ts) are ignored, except that a
+ *   tombstone (_del = true) is treated as no item at all (`liveUserItem`).
+ * - Representation differences DynamoDB itself erases do not count: numbers compare by value ("1.50" = "1.5" =
+ *   "01.5", "-0" = "0", exponent forms), sets compare as sets (order-free), maps compare key-order-free, binary by
+ *   bytes. Everything else counts: a string "1" is not the number 1, NULL is not absent, "" is not absent.
+ * - `fingerprint` is a deterministic string; equal fingerprints ⇔ equal canonical items.
+ */
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { isLive, userAttributes, type Item } from '../item';
+
+/** An exact decimal number in canonical form: no leading/trailing zeros, no exponent, "0" for any zero. */
+export function canonicalNumber(n: string): string {
+  const m = /^\s*([+-])?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*$/.exec(n);
+  if (!m || (m[2] === '' && (m[3] ?? '') === '')) return `NaN(${n})`;
+  const sign = m[1] === '-' ? '-' : '';
+  let digits = (m[2] ?? '') + (m[3] ?? '');
+  let point = (m[2] ?? '').length + Number(m[4] ?? 0);
+  const lead = digits.length - digits.replace(/^0+/, '').length;
+  digits = digits.slice(lead);
+  point -= lead;
+  digits = digits.replace(/0+$/, '');
+  if (digits === '') return '0';
+  let out: string;
+  if (point <= 0) out = `0.${'0'.repeat(-point)}${digits}`;
+  else if (point >= digits.length) out = digits + '0'.repeat(point - digits.length);
+  else out = `${digits.slice(0, point)}.${digits.slice(point)}`;
+  return sign + out;
+}
+
+function bytes(b: Uint8Array | string | undefined): string {
+  if (b === undefined) return '';
+  return typeof b === 'string' ? b : Buffer.from(b).toString('base64');
+}
+
+/** Canonical text of one attribute value. */
+export function canonicalValue(v: AttributeValue): string {
+  if (v.S !== undefined) return `S${JSON.stringify(v.S)}`;
+  if (v.N !== undefined) return `N${canonicalNumber(v.N)}`;
+  if (v.B !== undefined) return `B${bytes(v.B)}`;
+  if (v.BOOL !== undefined) return v.BOOL ? 'T' : 'F';
+  if (v.NULL !== undefined) return 'null';
+  if (v.SS !== undefined) return `SS[${[...new Set(v.SS)].map((s) => JSON.stringify(s)).sort().join(',')}]`;
+  if (v.NS !== undefined) return `NS[${[...new Set(v.NS.map(canonicalNumber))].sort().join(',')}]`;
+  if (v.BS !== undefined) return `BS[${[...new Set(v.BS.map(bytes))].sort().join(',')}]`;
+  if (v.L !== undefined) return `L[${v.L.map(canonicalValue).join(',')}]`;
+  if (v.M !== undefined) return `M{${canonicalEntries(v.M).join(',')}}`;
+  return '?';
+}
+
+function canonicalEntries(m: Record<string, AttributeValue>): string[] {
+  return Object.keys(m)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonicalValue(m[k])}`);
+}
+
+/** The user attributes of a live item, or undefined for an absent item or a tombstone. */
+export function liveUserItem(item: Item | undefined): Item | undefined {
+  return isLive(item) ? userAttributes(item) : undefined;
+}
+
+/** The fingerprint of an item's user attributes (reserved attributes ignored). */
+export function fingerprint(item: Item): string {
+  return canonicalEntries(userAttributes(item)).join(',');
+}
+
+/** One attribute that differs: its canonical text on each side (undefined = absent on that side). */
+export interface AttributeDiff {
+  readonly attribute: string;
+  readonly expected?: string;
+  readonly actual?: string;
+}
+
+/** The user attributes whose canonical values differ between `expected` and `actual`, sorted by name. */
+export function diffAttributes(expected: Item, actual: Item): AttributeDiff[] {
+  const e = userAttributes(expected);
+  const a = userAttributes(actual);
+  const names = [...new Set([...Object.keys(e), ...Object.keys(a)])].sort();
+  const out: AttributeDiff[] = [];
+  for (const n of names) {
+    const x = e[n] === undefined ? undefined : canonicalValue(e[n]);
+    const y = a[n] === undefined ? undefined : canonicalValue(a[n]);
+    if (x !== y) out.push({ attribute: n, ...(x !== undefined ? { expected: x } : {}), ...(y !== undefined ? { actual: y } : {}) });
+  }
+  return out;
+}
+
+/** How a source row and its target item relate. */
+export type Verdict = 'match' | 'missing' | 'extra' | 'different';
+
+/**
+ * Compares the item the mapping expects (undefined: the source has no such row) with the item found (undefined or a
+ * tombstone: none).
+ */
+export function compareItems(expected: Item | undefined, found: Item | undefined): Verdict {
+  const live = liveUserItem(found);
+  if (!expected) return live ? 'extra' : 'match';
+  if (!live) return 'missing';
+  return fingerprint(expected) === fingerprint(live) ? 'match' : 'different';
+}

@@ -1,0 +1,112 @@
+/**
+ * Rechecking suspects under churn: a first comparison can catch a change in flight (committed at the source, not
+ * yet applied to the target, or the reverse order of reads). A suspect is reported only if it persists.
+ *
+ * Invariants (the argument is in docs/design.md, "Verification"):
+ * - Each round reads the source rows first, in a snapshot with GTID seq S, then waits until the ETL has applied
+ *   everything up to S (`appliedThrough`), then reads the target items strongly consistently. If they agree, the
+ *   suspect was in flight (resolved). If the target item's _v is above loadVersion(S), the target is *ahead* of the
+ *   snapshot (a newer change landed): nothing can be concluded, so the suspect goes to the next round. Otherwise the
+ *   target reflects at least every change ≤ S, holds no change > S, and still disagrees with the source at S: a
+ *   real mismatch. No false positive can come from an in-flight change, and a real mismatch is never dropped (it
+ *   disagrees in every round).
+ * - Without an `appliedThrough` probe, "applied past S" cannot be known; rounds repeat every `settleMs` and a
+ *   suspect is confirmed only when it still disagrees at the deadline (`timeoutMs`). That is sound as long as the
+ *   ETL lag stays below the deadline; the report says which rule was used.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { keyText, type KeyValues, type TableSpec } from '../backfill/keyset';
+import { sleep } from '../backfill/pacing';
+import type { SnapshotConnection } from '../backfill/snapshot';
+import { itemVersion, type Item } from '../item';
+import { loadVersion } from '../version';
+import { compareItems, diffAttributes, liveUserItem } from './fingerprint';
+import { plainKey, type Mismatch, type MismatchKind } from './report';
+import { lookupRows } from './source';
+import { batchGet, itemKeyText } from './target';
+import type { VerifyMapping } from './verifier';
+
+/** A first-pass disagreement, to be rechecked. */
+export interface Suspect {
+  readonly kind: MismatchKind;
+  readonly sourceKey: KeyValues;
+  /** Key of the target item concerned. */
+  readonly itemKey: Item;
+  readonly seenAtSeq: string;
+}
+
+export interface RecheckContext {
+  readonly conn: SnapshotConnection;
+  readonly client: DynamoDBClient;
+  readonly mapping: VerifyMapping;
+  readonly spec: TableSpec;
+  readonly keyNames: readonly string[];
+  /** GTID seq (decimal string) through which the ETL has applied every change, on every partition. */
+  readonly appliedThrough?: () => Promise<string>;
+  readonly signal?: AbortSignal;
+  readonly domain?: number;
+  readonly concurrency?: number;
+}
+
+export interface RecheckOptions {
+  readonly timeoutMs: number;
+  readonly settleMs: number;
+}
+
+async function waitApplied(ctx: RecheckContext, seq: string, deadline: number): Promise<boolean> {
+  if (!ctx.appliedThrough) return false;
+  for (;;) {
+    if (BigInt(await ctx.appliedThrough()) >= BigInt(seq)) return true;
+    if (Date.now() >= deadline || ctx.signal?.aborted) return false;
+    await sleep(100, ctx.signal);
+  }
+}
+
+/** Rechecks `suspects` until each is resolved or confirmed; returns the confirmed mismatches. */
+export async function recheck(ctx: RecheckContext, suspects: readonly Suspect[], o: RecheckOptions): Promise<{ confirmed: Mismatch[]; resolved: number }> {
+  const deadline = Date.now() + o.timeoutMs;
+  const confirmed: Mismatch[] = [];
+  let resolved = 0;
+  let pending = [...suspects];
+  while (pending.length) {
+    const next: Suspect[] = [];
+    for (let i = 0; i < pending.length; i += 500) {
+      const batch = pending.slice(i, i + 500);
+      const readable = batch.filter((s) => s.sourceKey.length === ctx.spec.key.length && s.sourceKey.every((v) => v !== null));
+      const { pos, rows } = await lookupRows(ctx.conn, ctx.spec, readable.map((s) => s.sourceKey), ctx.domain);
+      const applied = await waitApplied(ctx, pos.seq, deadline);
+      if (!ctx.appliedThrough) await sleep(Math.min(o.settleMs, Math.max(0, deadline - Date.now())), ctx.signal);
+      const items = await batchGet(ctx.client, ctx.mapping.targetTable, ctx.keyNames, batch.map((s) => s.itemKey), { concurrency: ctx.concurrency });
+      const expired = Date.now() >= deadline || ctx.signal?.aborted === true;
+      for (const s of batch) {
+        const row = rows.get(keyText(s.sourceKey));
+        let expected = row ? ctx.mapping.toItem(row) : undefined;
+        // An item whose key is not the one its source row maps to is extra whatever the row says.
+        if (expected && itemKeyText(ctx.mapping.keyOf(row!), ctx.keyNames) !== itemKeyText(s.itemKey, ctx.keyNames)) expected = undefined;
+        const found = items.get(itemKeyText(s.itemKey, ctx.keyNames));
+        const verdict = compareItems(expected, found);
+        if (verdict === 'match') {
+          resolved += 1;
+          continue;
+        }
+        const v = itemVersion(found);
+        const ahead = v !== undefined && BigInt(v) > BigInt(loadVersion(pos.seq));
+        if (!expired && (ahead || !applied)) {
+          next.push({ ...s, seenAtSeq: pos.seq });
+          continue;
+        }
+        const live = liveUserItem(found);
+        confirmed.push({
+          kind: verdict,
+          sourceKey: s.sourceKey,
+          itemKey: plainKey(s.itemKey),
+          seenAtSeq: pos.seq,
+          ...(v !== undefined ? { itemVersion: v } : {}),
+          ...(verdict === 'different' && expected && live ? { diff: diffAttributes(expected, live).slice(0, 10) } : {}),
+        });
+      }
+    }
+    pending = next;
+  }
+  return { confirmed, resolved };
+}
