@@ -15,7 +15,8 @@ import { runCheck } from '../../src/checker/check';
 import { writeCheckReport } from '../../src/checker/report';
 import { createDynamoClient } from '../../src/infra/dynamodb';
 import { createMysqlPool, mysqlConnectionParams } from '../../src/infra/mysql';
-import type { AppStore } from '../../src/loadgen/app-store';
+import { assertLocalServices, type AppStore } from '../../src/loadgen/app-store';
+import { serviceEnv } from '../../src/infra/env';
 import { runLoad, type Mix } from '../../src/loadgen/generator';
 import { MysqlAppStore } from '../../src/loadgen/mysql-store';
 import { readColumns, ROW_QUERY_OPTIONS } from '../../src/pipeline/row/codec';
@@ -62,6 +63,7 @@ export interface DemoResult {
 /** Runs the demo end to end and writes the report into `opts.outDir`. */
 export async function runDemo(opts: DemoOptions, log: (m: string) => void = console.log): Promise<DemoResult> {
   const database = opts.database ?? DEMO_DATABASE;
+  assertLocalServices(serviceEnv());
   const started = new Date();
   const admin = createMysqlPool({ database: '' });
   const conn = mysqlConnectionParams();

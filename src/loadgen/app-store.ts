@@ -11,6 +11,7 @@
  *  - a rejected promise means the outcome is unknown (the write may or may not have taken effect).
  */
 import type { Row } from '../pipeline/types';
+import { CutoverError } from '../shared/errors';
 
 /** The outcome of an acknowledged write. */
 export interface WriteOutcome {
@@ -28,9 +29,24 @@ export interface AppStore {
   close(): Promise<void>;
 }
 
-/** Throws unless `host` is a loopback address: the load generator never aims at a real deployment. */
-export function assertLoopback(host: string, what: string): void {
-  if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) {
-    throw new Error(`${what}: the load generator only targets 127.0.0.1, not ${host}`);
+/** The load generator aims only at local services; anything else is refused before the first request. */
+export class NonLocalTargetError extends CutoverError {
+  constructor(
+    readonly what: string,
+    readonly host: string,
+  ) {
+    super(`${what}: the load generator only targets 127.0.0.1, not ${host}`);
   }
+}
+
+/** Throws NonLocalTargetError unless `host` is a loopback address. */
+export function assertLoopback(host: string | undefined, what: string): void {
+  if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host ?? '')) throw new NonLocalTargetError(what, host ?? '(unknown)');
+}
+
+/** Throws unless the MySQL URL and the DynamoDB endpoint (if any) point at this machine. */
+export function assertLocalServices(env: { readonly mysqlUrl: string; readonly dynamoEndpoint: string | undefined }): void {
+  assertLoopback(new URL(env.mysqlUrl).hostname, 'CUTOVER_MYSQL_URL');
+  if (env.dynamoEndpoint === undefined) throw new NonLocalTargetError('CUTOVER_DYNAMO_ENDPOINT', 'AWS (empty endpoint)');
+  assertLoopback(new URL(env.dynamoEndpoint).hostname, 'CUTOVER_DYNAMO_ENDPOINT');
 }

@@ -1,11 +1,12 @@
 /**
- * `AppStore` straight on MySQL with mysql2: the application as it runs before (and without) cutover.
+ * `AppStore` straight on MySQL with mysql2: the application as it runs before (and without) cutover. Refuses a pool
+ * that does not point at a loopback address.
  * Single-statement autocommit writes, so an acknowledged write is durable and visible to every later read.
  */
 import type { Pool, ResultSetHeader, RowDataPacket, FieldPacket } from 'mysql2/promise';
 import { canonicalRowFromMysql, jsonAsText } from '../checker/canonical';
 import type { ColumnValue, Row } from '../pipeline/types';
-import type { AppStore, WriteOutcome } from './app-store';
+import { assertLoopback, type AppStore, type WriteOutcome } from './app-store';
 
 const ER_DUP_ENTRY = 1062;
 
@@ -23,7 +24,10 @@ export class MysqlAppStore implements AppStore {
   constructor(
     private readonly pool: Pool,
     private readonly keys: KeyColumns,
-  ) {}
+  ) {
+    const host = (pool as unknown as { pool?: { config?: { connectionConfig?: { host?: string } } } }).pool?.config?.connectionConfig?.host;
+    assertLoopback(host, 'MysqlAppStore');
+  }
 
   private keyCols(table: string): readonly string[] {
     const k = this.keys[table];

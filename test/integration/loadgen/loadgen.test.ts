@@ -6,7 +6,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
+import { assertLocalServices, NonLocalTargetError } from '../../../src/loadgen/app-store';
 import { runCheck } from '../../../src/checker/check';
 import { createMysqlPool } from '../../../src/infra/mysql';
 import { MysqlAppStore } from '../../../src/loadgen/mysql-store';
@@ -38,6 +40,14 @@ const kv: LoadTable = {
   rowFor: (key, token, r) => ({ ...key, name: `n${Math.floor(r() * 1000)}`, amount: (Math.floor(r() * 100000) / 100).toFixed(2), blob_col: { $b64: Buffer.from([Math.floor(r() * 256), 1, 2]).toString('base64') }, rev: token }),
 };
 const checked = [{ table: 'kv', tokenColumn: 'rev', mysql: { table: 'kv', keyColumns: ['id'] } }];
+
+it('refuses to aim at anything but this machine', async () => {
+  const remote = mysql.createPool({ host: '10.1.2.3', user: 'x' }); // never connects: the store refuses it first
+  expect(() => new MysqlAppStore(remote, { kv: ['id'] })).toThrow(NonLocalTargetError);
+  await remote.end();
+  expect(() => assertLocalServices({ mysqlUrl: 'mysql://u:p@db.example.com:3306/x', dynamoEndpoint: 'http://127.0.0.1:18000' })).toThrow(/CUTOVER_MYSQL_URL.*db\.example\.com/);
+  expect(() => assertLocalServices({ mysqlUrl: 'mysql://u:p@127.0.0.1:13306/x', dynamoEndpoint: undefined })).toThrow(NonLocalTargetError);
+});
 
 it('runs bounded load whose logs the checker accepts, and the checker catches an undone write', async () => {
   const summary = await runLoad({
