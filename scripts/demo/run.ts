@@ -10,6 +10,7 @@
 import { DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SingleBar } from 'cli-progress';
 import * as mysql from 'mysql2/promise';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCheck } from '../../src/checker/check';
 import { writeCheckReport } from '../../src/checker/report';
@@ -135,8 +136,10 @@ export async function runDemo(opts: DemoOptions, log: (m: string) => void = cons
     const migrated = outcome === 'finished';
 
     log('checking the final state against the operation logs');
+    const checked = demoCheckedTables(database);
+    fs.writeFileSync(path.join(opts.outDir, 'checker-config.json'), `${JSON.stringify({ tables: checked }, null, 2)}\n`);
     const check = await runCheck(load.logFiles, {
-      tables: demoCheckedTables(database),
+      tables: checked,
       mysql: migrated ? undefined : pool,
       dynamo: migrated || opts.checkDynamo ? dynamo : undefined,
     });
