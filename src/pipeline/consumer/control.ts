@@ -1,0 +1,250 @@
+/**
+ * The ETL group's control state, in a small DynamoDB table (one per deployment, default `cutover_etl_control`):
+ *
+ *   group|<group>                     mode ('exclusive'|'shared'), modeVersion (increasing), everShared, fresh
+ *   member|<group>|<member>           the mode version a live consumer process runs, and when it said so
+ *   lease|<group>|<topic>|<partition> owner, epoch (increasing per takeover), expiresAt (ms, writer's clock), released
+ *
+ * Invariants:
+ * - A partition's lease has at most one unexpired, unreleased owner; a takeover needs the previous lease released or
+ *   expired by more than `skewMs`, and bumps the epoch (conditional on the epoch read).
+ * - `guardOf(lease)` passes only until `duration − margin` after the renewal request was SENT (monotonic clock), so
+ *   the last blind write a holder issues precedes its expiry by `margin`; see docs/design.md "Apply" for what this
+ *   assumes (clock skew ≤ skewMs, a request lands within margin).
+ * - `awaitMode(v)` returns only when every unexpired, unreleased lease belongs to a member that acknowledged mode
+ *   version ≥ v; a consumer acknowledges only after its last batch in the previous mode is durable, and reads the
+ *   mode after acquiring a lease, so no write in the old mode can follow awaitMode's return.
+ */
+import {
+  CreateTableCommand,
+  GetItemCommand,
+  PutItemCommand,
+  ScanCommand,
+  UpdateItemCommand,
+  waitUntilTableExists,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { performance } from 'node:perf_hooks';
+import type { ApplyMode } from '../../shared/phases';
+import { LeaseLostError } from '../apply/errors';
+import { sleep } from '../apply/throttle';
+
+export const DEFAULT_CONTROL_TABLE = 'cutover_etl_control';
+
+export interface GroupState {
+  readonly mode: ApplyMode;
+  readonly modeVersion: number;
+  /** The group ever ran in shared mode (others may have written its keys). */
+  readonly everShared: boolean;
+  /** The target held no item of the group's sources when the group was initialised. */
+  readonly fresh: boolean;
+}
+
+export interface Lease {
+  readonly group: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly owner: string;
+  readonly epoch: number;
+  /** Monotonic time (performance.now) until which blind writes may be issued. */
+  validUntil: number;
+}
+
+export interface LeaseOptions {
+  readonly durationMs: number;
+  /** Blind writes stop this long before the lease expires. */
+  readonly marginMs: number;
+  /** Assumed bound on clock difference between consumer hosts. */
+  readonly skewMs: number;
+}
+
+export const DEFAULT_LEASE: LeaseOptions = { durationMs: 30_000, marginMs: 10_000, skewMs: 2_000 };
+
+const S = (s: string): AttributeValue => ({ S: s });
+const N = (n: number): AttributeValue => ({ N: String(n) });
+
+/** Reads and writes the control table; see the module invariants. */
+export class ControlStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    readonly table: string = DEFAULT_CONTROL_TABLE,
+    readonly lease: LeaseOptions = DEFAULT_LEASE,
+  ) {}
+
+  /** Creates the control table if it does not exist. */
+  async ensureTable(): Promise<void> {
+    try {
+      await this.client.send(new CreateTableCommand({ TableName: this.table, BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] }));
+    } catch (e) {
+      if ((e as Error).name !== 'ResourceInUseException') throw e;
+    }
+    await waitUntilTableExists({ client: this.client, maxWaitTime: 60 }, { TableName: this.table });
+  }
+
+  /** Records the group once (later calls keep the first record): its initial mode and whether the target was fresh. */
+  async initGroup(group: string, init: { mode: ApplyMode; fresh: boolean }): Promise<GroupState> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: { pk: S(`group|${group}`), mode: S(init.mode), modeVersion: N(1), everShared: { BOOL: init.mode === 'shared' }, fresh: { BOOL: init.fresh } },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (e) {
+      if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
+    }
+    return (await this.getGroup(group)) as GroupState;
+  }
+
+  /** The group's state, or undefined before initGroup. */
+  async getGroup(group: string): Promise<GroupState | undefined> {
+    const r = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk: S(`group|${group}`) }, ConsistentRead: true }));
+    if (!r.Item) return undefined;
+    return { mode: r.Item.mode.S as ApplyMode, modeVersion: Number(r.Item.modeVersion.N), everShared: r.Item.everShared?.BOOL === true, fresh: r.Item.fresh?.BOOL === true };
+  }
+
+  /** Durably sets the group's mode; returns the new mode version (consumers pick it up at their next batch). */
+  async setMode(group: string, mode: ApplyMode): Promise<number> {
+    const r = await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: { pk: S(`group|${group}`) },
+        UpdateExpression: `SET #m = :m, #mv = if_not_exists(#mv, :z) + :one${mode === 'shared' ? ', everShared = :t' : ''}, fresh = if_not_exists(fresh, :f)`,
+        ExpressionAttributeNames: { '#m': 'mode', '#mv': 'modeVersion' },
+        ExpressionAttributeValues: { ':m': S(mode), ':z': N(0), ':one': N(1), ':f': { BOOL: false }, ...(mode === 'shared' ? { ':t': { BOOL: true } } : {}) },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return Number(r.Attributes?.modeVersion?.N);
+  }
+
+  /** A consumer process says which mode version it now runs (after its last batch in the previous mode). */
+  async ackMode(group: string, member: string, mode: ApplyMode, modeVersion: number): Promise<void> {
+    await this.client.send(new PutItemCommand({ TableName: this.table, Item: { pk: S(`member|${group}|${member}`), mode: S(mode), modeVersion: N(modeVersion), at: N(Date.now()) } }));
+  }
+
+  private async scan(prefix: string): Promise<Record<string, AttributeValue>[]> {
+    const out: Record<string, AttributeValue>[] = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const r = await this.client.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, ExclusiveStartKey: start, FilterExpression: 'begins_with(pk, :p)', ExpressionAttributeValues: { ':p': S(prefix) } }));
+      out.push(...(r.Items ?? []));
+      start = r.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  /** Live leases of the group: not released and not expired (with skew). */
+  async liveLeases(group: string): Promise<{ partition: number; topic: string; owner: string; epoch: number }[]> {
+    const now = Date.now();
+    return (await this.scan(`lease|${group}|`))
+      .filter((i) => i.released?.BOOL !== true && Number(i.expiresAt.N) + this.lease.skewMs > now)
+      .map((i) => ({ topic: i.topic.S as string, partition: Number(i.partition.N), owner: i.owner.S as string, epoch: Number(i.epoch.N) }));
+  }
+
+  /** Waits until every live lease holder runs mode version ≥ `version`; returns how many holders acknowledged. */
+  async awaitMode(group: string, version: number, timeoutMs: number, signal?: AbortSignal): Promise<{ acknowledged: number; laggards: string[] }> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const leases = await this.liveLeases(group);
+      const members = new Map((await this.scan(`member|${group}|`)).map((m) => [m.pk.S?.split('|')[2] ?? '', Number(m.modeVersion.N)]));
+      const owners = [...new Set(leases.map((l) => l.owner))];
+      const laggards = owners.filter((o) => (members.get(o) ?? 0) < version);
+      if (!laggards.length || Date.now() > deadline) return { acknowledged: owners.length - laggards.length, laggards };
+      await sleep(200, signal);
+    }
+  }
+
+  /**
+   * Takes the partition's lease for `owner`, waiting (calling `whileWaiting`, e.g. a Kafka heartbeat) while another
+   * live owner holds it. `firstEver` is true when no one ever held it before.
+   */
+  async acquire(group: string, topic: string, partition: number, owner: string, whileWaiting: () => Promise<void>, signal?: AbortSignal): Promise<{ lease: Lease; firstEver: boolean }> {
+    const pk = S(`lease|${group}|${topic}|${partition}`);
+    for (;;) {
+      if (signal?.aborted) throw signal.reason;
+      const sent = performance.now();
+      const now = Date.now();
+      const cur = (await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk }, ConsistentRead: true }))).Item;
+      const epoch = cur ? Number(cur.epoch.N) : 0;
+      const free = !cur || cur.released?.BOOL === true || cur.owner.S === owner || Number(cur.expiresAt.N) + this.lease.skewMs < now;
+      if (free) {
+        try {
+          await this.client.send(
+            new PutItemCommand({
+              TableName: this.table,
+              Item: { pk, topic: S(topic), partition: N(partition), owner: S(owner), epoch: N(epoch + 1), expiresAt: N(now + this.lease.durationMs), released: { BOOL: false } },
+              ConditionExpression: cur ? '#e = :e' : 'attribute_not_exists(pk)',
+              ...(cur ? { ExpressionAttributeNames: { '#e': 'epoch' }, ExpressionAttributeValues: { ':e': N(epoch) } } : {}),
+            }),
+          );
+          return { lease: { group, topic, partition, owner, epoch: epoch + 1, validUntil: sent + this.lease.durationMs - this.lease.marginMs }, firstEver: !cur };
+        } catch (e) {
+          if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
+          continue; // someone else moved first: read again
+        }
+      }
+      await whileWaiting();
+      await sleep(Math.min(1_000, Math.max(100, Number(cur?.expiresAt.N ?? 0) + this.lease.skewMs - now)), signal);
+    }
+  }
+
+  /** Extends a held lease; throws LeaseLostError when it was taken over meanwhile. */
+  async renew(lease: Lease): Promise<void> {
+    const sent = performance.now();
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: { pk: S(`lease|${lease.group}|${lease.topic}|${lease.partition}`) },
+          UpdateExpression: 'SET expiresAt = :x',
+          ConditionExpression: '#o = :o AND #e = :e AND released = :f',
+          ExpressionAttributeNames: { '#o': 'owner', '#e': 'epoch' },
+          ExpressionAttributeValues: { ':x': N(Date.now() + this.lease.durationMs), ':o': S(lease.owner), ':e': N(lease.epoch), ':f': { BOOL: false } },
+        }),
+      );
+      lease.validUntil = sent + this.lease.durationMs - this.lease.marginMs;
+    } catch (e) {
+      if ((e as Error).name === 'ConditionalCheckFailedException') throw new LeaseLostError(lease.group, lease.partition, `taken over (epoch ${lease.epoch} is stale)`);
+      throw e;
+    }
+  }
+
+  /** True when the lease should be renewed (less than half its blind-write window left). */
+  needsRenewal(lease: Lease): boolean {
+    return lease.validUntil - performance.now() < (this.lease.durationMs - this.lease.marginMs) / 2;
+  }
+
+  /** True while blind writes under `lease` are still allowed. */
+  isValid(lease: Lease): boolean {
+    return performance.now() < lease.validUntil;
+  }
+
+  /** The guard the exclusive writer checks before every request. */
+  guardOf(lease: Lease): () => void {
+    return () => {
+      if (performance.now() >= lease.validUntil) throw new LeaseLostError(lease.group, lease.partition, 'blind-write window expired before renewal');
+    };
+  }
+
+  /** Gives the lease up (after the last write and commit), so a successor need not wait for expiry. */
+  async release(lease: Lease): Promise<void> {
+    lease.validUntil = 0;
+    await this.client
+      .send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: { pk: S(`lease|${lease.group}|${lease.topic}|${lease.partition}`) },
+          UpdateExpression: 'SET released = :t',
+          ConditionExpression: '#o = :o AND #e = :e',
+          ExpressionAttributeNames: { '#o': 'owner', '#e': 'epoch' },
+          ExpressionAttributeValues: { ':t': { BOOL: true }, ':o': S(lease.owner), ':e': N(lease.epoch) },
+        }),
+      )
+      .catch((e: Error) => {
+        if (e.name !== 'ConditionalCheckFailedException') throw e;
+      });
+  }
+}

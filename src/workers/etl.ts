@@ -1,0 +1,80 @@
+/**
+ * The standalone ETL process: `tsx src/workers/etl.ts --mapping FILE --topic T --group G [options]`. One member of
+ * the ETL consumer group; start as many as the topic has partitions to spread the work. SIGTERM/SIGINT stop
+ * gracefully (in-flight batches finish and commit, leases are released); after a kill -9 nothing is lost either:
+ * uncommitted events are re-delivered to the partition's next owner once the lease expires.
+ *
+ * Progress is printed as one JSON line per second (counts, mode, lag per partition); the exit line says why it
+ * stopped (`stopped`, `dlq-threshold` with the reason, `error`).
+ */
+import { Command } from 'commander';
+import { createDynamoClient } from '../infra/dynamodb';
+import { loadStackEnv } from '../infra/env';
+import { createKafka } from '../infra/kafka';
+import { ControlStore, DEFAULT_CONTROL_TABLE, DEFAULT_LEASE } from '../pipeline/consumer/control';
+import { EtlConsumer, type EtlProgress } from '../pipeline/consumer/consumer';
+import { ensureTargetTable } from '../pipeline/target/table';
+import { loadMappingFile } from '../pipeline/transform/mapping';
+
+async function main(): Promise<void> {
+  loadStackEnv();
+  const num = (v: string) => Number(v);
+  const o = new Command('cutover-etl')
+    .requiredOption('--mapping <file>', 'mapping file (YAML or JSON)')
+    .requiredOption('--topic <topic>', 'CDC topic')
+    .requiredOption('--group <group>', 'consumer group id')
+    .option('--dlq-topic <topic>', 'dead-letter topic (default <topic>.dlq)')
+    .option('--control-table <name>', 'DynamoDB control table', process.env.CUTOVER_ETL_CONTROL_TABLE ?? DEFAULT_CONTROL_TABLE)
+    .option('--initial-mode <mode>', 'apply mode of a new group: exclusive | shared', 'shared')
+    .option('--create-target', 'create missing target tables from the mapping')
+    .option('--max-write-rate <n>', 'items per second this process never exceeds', num)
+    .option('--concurrency <n>', 'partitions applied concurrently', num, 4)
+    .option('--lease-ms <n>', 'partition lease duration', num, DEFAULT_LEASE.durationMs)
+    .option('--lease-margin-ms <n>', 'blind writes stop this long before the lease expires', num, DEFAULT_LEASE.marginMs)
+    .option('--max-dlq <n>', 'stop after this many dead letters', num)
+    .option('--max-dlq-rate <f>', 'stop when this fraction of recent events is dead-lettered', num, 0.5)
+    .option('--quiet', 'no progress lines')
+    .parse(process.argv)
+    .opts<{ mapping: string; topic: string; group: string; dlqTopic?: string; controlTable: string; initialMode: 'exclusive' | 'shared'; createTarget?: boolean; maxWriteRate?: number; concurrency: number; leaseMs: number; leaseMarginMs: number; maxDlq?: number; maxDlqRate: number; quiet?: boolean }>();
+
+  const client = createDynamoClient();
+  const mappings = loadMappingFile(o.mapping);
+  let fresh = true;
+  for (const table of new Set(mappings.map((m) => m.targetTable))) {
+    const r = await ensureTargetTable(client, mappings.filter((m) => m.targetTable === table), { create: o.createTarget });
+    fresh &&= r.emptyForSources;
+  }
+  const control = new ControlStore(client, o.controlTable, { ...DEFAULT_LEASE, durationMs: o.leaseMs, marginMs: o.leaseMarginMs });
+  const consumer = new EtlConsumer({
+    kafka: createKafka(`cutover-etl-${process.pid}`),
+    client,
+    mappings,
+    topic: o.topic,
+    group: o.group,
+    dlqTopic: o.dlqTopic,
+    control,
+    initialMode: o.initialMode,
+    freshTarget: fresh,
+    maxWriteRate: o.maxWriteRate,
+    partitionsConsumedConcurrently: o.concurrency,
+    dlq: { maxEvents: o.maxDlq, maxRate: o.maxDlqRate },
+    log: (msg) => console.error(JSON.stringify({ msg, member: consumer.member })),
+  });
+  const ac = new AbortController();
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => ac.abort(new Error(sig)));
+  let last: EtlProgress | undefined;
+  const tick = setInterval(() => {
+    last = consumer.progress();
+    if (!o.quiet) console.log(JSON.stringify({ msg: 'progress', ...last }));
+  }, 1000);
+  const result = await consumer.run({ signal: ac.signal });
+  clearInterval(tick);
+  console.log(JSON.stringify({ msg: 'stopped', stoppedBy: result.stoppedBy, reason: result.reason, ...result.progress }));
+  client.destroy();
+  process.exit(result.stoppedBy === 'error' ? 1 : 0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
