@@ -118,17 +118,18 @@ export class MigratingTable {
 
   /** The live row with `key`'s primary-key values, or undefined. */
   async get(key: Row): Promise<Row | undefined> {
-    const ks = keyString(this.opts.mapping, key);
     const lease = this.watcher.acquire();
     try {
-      const fromDynamo = this.readsDynamo(lease.flags, ks);
-      const readMysql = () => this.mysql.get(key);
-      const readDynamo = async () => {
-        const r = await this.dynamo.read(this.opts.mapping.keyOf(key));
-        return r.live ? this.opts.mapping.toRow(r.live) : undefined;
-      };
-      const result = fromDynamo ? await readDynamo() : await readMysql();
-      this.maybeShadow(lease.flags, ks, fromDynamo, result, fromDynamo ? readMysql : readDynamo, fromDynamo ? readDynamo : readMysql);
+      const f = lease.flags;
+      // The key text (a hash input) is only needed for a split read share or a shadow read.
+      const ks = (f.readPercent > 0 && f.readPercent < 100) || f.shadowReadFraction > 0 ? keyString(this.opts.mapping, key) : '';
+      const fromDynamo = this.readsDynamo(f, ks);
+      const result = fromDynamo ? await this.getDynamo(key) : await this.mysql.get(key);
+      if (f.shadowReadFraction > 0) {
+        const readMysql = () => this.mysql.get(key);
+        const readDynamo = () => this.getDynamo(key);
+        this.maybeShadow(f, ks, fromDynamo, result, fromDynamo ? readMysql : readDynamo, fromDynamo ? readDynamo : readMysql);
+      }
       return result;
     } finally {
       lease.release();
@@ -215,6 +216,11 @@ export class MigratingTable {
   async close(opts: { retire?: boolean; drain?: boolean } = {}): Promise<void> {
     if (opts.drain !== false) await this.settle();
     await this.watcher.stop({ retire: opts.retire ?? true });
+  }
+
+  private async getDynamo(key: Row): Promise<Row | undefined> {
+    const r = await this.dynamo.read(this.opts.mapping.keyOf(key));
+    return r.live ? this.opts.mapping.toRow(r.live) : undefined;
   }
 
   private readsDynamo(flags: TableFlags, ks: string): boolean {

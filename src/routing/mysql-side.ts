@@ -51,6 +51,8 @@ export class MysqlSide {
   private readonly pk: readonly string[];
   private readonly byName: Map<string, ColumnInfo>;
   private readonly selectList: string;
+  private readonly getSql: string;
+  private readonly upsertSql = new Map<string, string>();
   private readonly whereKey: string;
 
   constructor(
@@ -69,11 +71,12 @@ export class MysqlSide {
     this.byName = new Map(columns.map((c) => [c.name, c]));
     this.selectList = columns.map((c) => q(c.name)).join(', ');
     this.whereKey = this.pk.map((c) => `${q(c)} = ${this.placeholder(c)}`).join(' AND ');
+    this.getSql = `SELECT ${this.selectList} FROM ${this.table} WHERE ${this.whereKey}`;
   }
 
   /** The live row for `key` (only primary-key columns are read from it), or undefined. */
   async get(key: Row, conn: Pick<Pool, 'query'> = this.pool, forUpdate = false): Promise<Row | undefined> {
-    const [rows] = await conn.query<RowDataPacket[]>(`SELECT ${this.selectList} FROM ${this.table} WHERE ${this.whereKey}${forUpdate ? ' FOR UPDATE' : ''}`, this.keyParams(key));
+    const [rows] = await conn.query<RowDataPacket[]>(forUpdate ? `${this.getSql} FOR UPDATE` : this.getSql, this.keyParams(key));
     return rows.length ? rowFromMysql2(this.columns, rows[0]) : undefined;
   }
 
@@ -162,12 +165,7 @@ export class MysqlSide {
       if (op.kind === 'insert' || op.kind === 'put') {
         this.checkColumns(op.row, true);
         const cols = Object.keys(op.row);
-        const nonKey = cols.filter((c) => !this.pk.includes(c));
-        let sql = `INSERT INTO ${this.table} (${cols.map(q).join(', ')}) VALUES (${cols.map((c) => this.placeholder(c)).join(', ')})`;
-        if (op.kind === 'put') {
-          const upd = (nonKey.length ? nonKey : [this.pk[0]]).map((c) => `${q(c)} = VALUES(${q(c)})`).join(', ');
-          sql += ` ON DUPLICATE KEY UPDATE ${upd}`;
-        }
+        const sql = this.insertSql(op.kind, cols);
         const [res] = await conn.query<ResultSetHeader>(sql, cols.map((c) => this.param(c, op.row[c])));
         // ON DUPLICATE KEY UPDATE reports 0 affected rows when the row already held exactly these values.
         return { found: true, changed: res.affectedRows > 0 };
@@ -190,6 +188,21 @@ export class MysqlSide {
       if ((e as { code?: string }).code === 'ER_DUP_ENTRY' && op.kind === 'insert') throw new DuplicateKeyError(this.mapping.sourceId, keyString(this.mapping, op.row));
       throw e;
     }
+  }
+
+  /** INSERT (insert) or upsert (put) SQL for a column list, built once per list. */
+  private insertSql(kind: 'insert' | 'put', cols: readonly string[]): string {
+    const cacheKey = `${kind}:${cols.join('\u0000')}`;
+    let sql = this.upsertSql.get(cacheKey);
+    if (sql === undefined) {
+      sql = `INSERT INTO ${this.table} (${cols.map(q).join(', ')}) VALUES (${cols.map((c) => this.placeholder(c)).join(', ')})`;
+      if (kind === 'put') {
+        const nonKey = cols.filter((c) => !this.pk.includes(c));
+        sql += ` ON DUPLICATE KEY UPDATE ${(nonKey.length ? nonKey : [this.pk[0]]).map((c) => `${q(c)} = VALUES(${q(c)})`).join(', ')}`;
+      }
+      if (this.upsertSql.size < 64) this.upsertSql.set(cacheKey, sql);
+    }
+    return sql;
   }
 
   private checkColumns(row: Row, needKey: boolean): void {

@@ -1,0 +1,133 @@
+/**
+ * Routing-layer overhead: p50/p99 of MigratingTable.get / put in each write mode beside the direct driver call the
+ * application would otherwise make (mysql2 point SELECT / upsert, DynamoDB GetItem / PutItem), measured in the same
+ * run, interleaved call by call so both series see the same machine state. Goal: ≤ 1.05 in single-store modes
+ * (mysql-only, dynamo-only). The dual-write modes do more work by design (MySQL-primary: transaction + row image +
+ * @@last_gtid; the shadow write is off the request path) and are reported without a goal.
+ */
+import { CreateTableCommand, DeleteTableCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import * as hdr from 'hdr-histogram-js';
+import * as mysql from 'mysql2/promise';
+import { createDynamoClient } from '../../src/infra/dynamodb';
+import { loadStackEnv } from '../../src/infra/env';
+import { createMysqlPool, mysqlConnectionParams } from '../../src/infra/mysql';
+import { readColumns, ROW_QUERY_OPTIONS } from '../../src/pipeline/row/codec';
+import { compileMapping } from '../../src/pipeline/transform/mapping';
+import { FlagStore } from '../../src/routing/flag-store';
+import type { WriteMode } from '../../src/routing/flags';
+import { MigratingTable } from '../../src/routing/migrating-table';
+import type { BenchContext, BenchFigure } from './types';
+
+const hist = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+
+/** Runs `a` and `b` alternately `n` times each, sequentially; returns their latency histograms (µs). */
+async function paired(n: number, a: (i: number) => Promise<unknown>, b: (i: number) => Promise<unknown>): Promise<[hdr.Histogram, hdr.Histogram]> {
+  const ha = hist();
+  const hb = hist();
+  for (let i = 0; i < n; i++) {
+    for (const [fn, h] of (i % 2 ? [[a, ha], [b, hb]] : [[b, hb], [a, ha]]) as Array<[(i: number) => Promise<unknown>, hdr.Histogram]>) {
+      const t = performance.now();
+      await fn(i);
+      h.recordValue(Math.max(1, Math.round((performance.now() - t) * 1000)));
+    }
+  }
+  return [ha, hb];
+}
+
+export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
+  loadStackEnv();
+  const calls = Math.max(300, Math.round(2_000 * ctx.scale));
+  const keys = 1_000;
+  const suffix = `${process.pid}_${Date.now().toString(36)}`;
+  const db = `bench_routing_${suffix}`;
+  const dynamoTable = `bench_routing_${suffix}`;
+  const admin = createMysqlPool({ database: '' });
+  await admin.query(`CREATE DATABASE \`${db}\``);
+  const p = mysqlConnectionParams();
+  const pool = mysql.createPool({ ...ROW_QUERY_OPTIONS, host: p.host, port: p.port, user: p.user, password: p.password, database: db, connectionLimit: 4 });
+  const dynamo = createDynamoClient();
+  const figures: BenchFigure[] = [];
+  let table: MigratingTable | undefined;
+  try {
+    await pool.query('CREATE TABLE t (id BIGINT PRIMARY KEY, name VARCHAR(64) NOT NULL, amount DECIMAL(10,2), created DATETIME(6))');
+    await dynamo.send(new CreateTableCommand({ TableName: dynamoTable, AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }));
+    const columns = await readColumns(pool, db, 't');
+    const mapping = compileMapping({ source: `${db}.t`, target: dynamoTable, partitionKey: { attribute: 'pk', template: 'T#{id}' }, nulls: 'null' }, columns);
+    const flagStore = new FlagStore(pool, db);
+    await flagStore.ensureSchema();
+    const rowOf = (i: number, tag: string) => ({ id: String(i % keys), name: `${tag}${i}`, amount: `${i % 1000}.25`, created: '2026-11-25 08:00:00.123456' });
+    ctx.log(`seeding ${keys} rows in both stores`);
+    for (let i = 0; i < keys; i += 500) {
+      await pool.query('INSERT INTO t VALUES ?', [Array.from({ length: 500 }, (_, j) => [i + j, `seed${i + j}`, '1.00', '2026-11-25 08:00:00.123456'])]);
+    }
+    for (let i = 0; i < keys; i++) await dynamo.send(new PutItemCommand({ TableName: dynamoTable, Item: { ...mapping.toItem(rowOf(i, 'seed')), _v: { N: '1' }, _src: { S: mapping.sourceId } } }));
+    table = await MigratingTable.open({ pool, dynamo, mapping, columns, flagStore });
+    const t = table;
+
+    const directMysqlGet = (i: number) => pool.query('SELECT `id`, `name`, `amount`, `created` FROM t WHERE `id` = ?', [String((i * 7919) % keys)]);
+    const directMysqlPut = (i: number) => {
+      const r = rowOf(i, 'd');
+      return pool.query('INSERT INTO t (`id`, `name`, `amount`, `created`) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE `name` = VALUES(`name`), `amount` = VALUES(`amount`), `created` = VALUES(`created`)', [r.id, r.name, r.amount, r.created]);
+    };
+    const directDynamoGet = (i: number) => dynamo.send(new GetItemCommand({ TableName: dynamoTable, Key: { pk: { S: `T#${(i * 7919) % keys}` } }, ConsistentRead: true }));
+    const directDynamoPut = (i: number) => dynamo.send(new PutItemCommand({ TableName: dynamoTable, Item: { ...mapping.toItem(rowOf(i, 'd')), _src: { S: mapping.sourceId } } }));
+    const layerGet = (i: number) => t.get({ id: String((i * 7919) % keys) });
+    const layerPut = (i: number) => t.put(rowOf(i, 'l'));
+
+    const modes: Array<{ mode: WriteMode; readPercent: number; goal?: number; get: (i: number) => Promise<unknown>; put: (i: number) => Promise<unknown>; store: string }> = [
+      { mode: 'mysql-only', readPercent: 0, goal: 1.05, get: directMysqlGet, put: directMysqlPut, store: 'mysql2' },
+      { mode: 'mysql-primary', readPercent: 0, get: directMysqlGet, put: directMysqlPut, store: 'mysql2' },
+      { mode: 'dynamo-primary', readPercent: 100, get: directDynamoGet, put: directDynamoPut, store: 'DynamoDB' },
+      { mode: 'dynamo-only', readPercent: 100, goal: 1.05, get: directDynamoGet, put: directDynamoPut, store: 'DynamoDB' },
+    ];
+    const order: WriteMode[] = ['mysql-only', 'mysql-primary', 'fenced', 'dynamo-primary', 'dynamo-only'];
+    for (const m of modes) {
+      while (t.flags.writeMode !== m.mode) {
+        const next = order[order.indexOf(t.flags.writeMode) + 1];
+        await flagStore.update(mapping.sourceId, { writeMode: next, readPercent: next === 'dynamo-only' ? 100 : m.readPercent });
+        await t.refreshFlags();
+      }
+      await flagStore.update(mapping.sourceId, { readPercent: m.readPercent });
+      await t.refreshFlags();
+      ctx.log(`${m.mode}: ${calls} gets and ${calls} puts, each beside the direct ${m.store} call`);
+      await paired(100, layerGet, m.get); // warm-up
+      const [lg, dg] = await paired(calls, layerGet, m.get);
+      await paired(100, layerPut, m.put);
+      const [lp, dp] = await paired(calls, layerPut, m.put);
+      await t.settle();
+      const pct = (h: hdr.Histogram, q: number) => h.getValueAtPercentile(q) / 1000;
+      const note = m.goal ? undefined : m.mode === 'mysql-primary' ? 'put = BEGIN, upsert, SELECT … FOR UPDATE, COMMIT, SELECT @@last_gtid (the DynamoDB shadow write is in the background)' : 'put = conditional PutItem (the MySQL write is in the background)';
+      for (const [op, l, d, direct] of [['get', lg, dg, m.store === 'mysql2' ? 'point SELECT' : 'GetItem'], ['put', lp, dp, m.store === 'mysql2' ? 'upsert' : 'PutItem']] as const) {
+        for (const q of [50, 99]) {
+          figures.push({ name: `routing ${op} p${q} (${m.mode})`, value: pct(l, q), unit: 'ms', baselineName: `direct ${m.store} ${direct} p${q}`, baseline: pct(d, q), higherIsBetter: false, goalRatio: m.goal, note });
+        }
+      }
+    }
+    // What the versioned condition itself costs on this endpoint, apart from the layer: the layer's dynamo-only put
+    // beside a direct PutItem carrying the same condition (`attribute_not_exists(_v) OR _v < :v`).
+    let v = 0n;
+    const directCondPut = (i: number) => {
+      v += 1n;
+      return dynamo.send(new PutItemCommand({
+        TableName: dynamoTable,
+        Item: { ...mapping.toItem(rowOf(i, 'c')), _v: { N: (10n ** 37n + v).toString() }, _src: { S: mapping.sourceId } },
+        ConditionExpression: 'attribute_not_exists(#v) OR #v < :v',
+        ExpressionAttributeNames: { '#v': '_v' },
+        ExpressionAttributeValues: { ':v': { N: (10n ** 37n + v).toString() } },
+      }));
+    };
+    ctx.log(`dynamo-only: ${calls} puts beside a direct conditional PutItem`);
+    const [lc, dc] = await paired(calls, layerPut, directCondPut);
+    for (const q of [50, 99]) {
+      figures.push({ name: `routing put p${q} (dynamo-only) vs same-condition PutItem`, value: lc.getValueAtPercentile(q) / 1000, unit: 'ms', baselineName: `direct conditional PutItem p${q}`, baseline: dc.getValueAtPercentile(q) / 1000, higherIsBetter: false, note: 'isolates the layer from the cost of the version condition, which dynalite evaluates with an extra LevelDB read' });
+    }
+    return figures;
+  } finally {
+    await table?.close().catch(() => undefined);
+    await dynamo.send(new DeleteTableCommand({ TableName: dynamoTable })).catch(() => undefined);
+    dynamo.destroy();
+    await pool.end();
+    await admin.query(`DROP DATABASE IF EXISTS \`${db}\``);
+    await admin.end();
+  }
+}
