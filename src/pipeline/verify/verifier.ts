@@ -202,7 +202,8 @@ export async function runVerify(deps: VerifyDeps, o: VerifyOptions): Promise<Ver
     const scanSegment = async (s: number): Promise<void> => {
       const conn = await deps.pool.getConnection();
       try {
-        while (s < scanned && segs[s] !== null && !stopped()) {
+        // At least one page per segment per slice, so every slice makes progress.
+        while (s < scanned && segs[s] !== null) {
           const page = await scanSourcePage(deps.client, m.targetTable, m.sourceId, segs[s] === 'start' ? undefined : (segs[s] as Item), { segment: s, totalSegments: segs.length });
           const live = page.items.filter((it) => isLive(it));
           counts.itemsScanned += live.length;
@@ -229,6 +230,7 @@ export async function runVerify(deps: VerifyDeps, o: VerifyOptions): Promise<Ver
           }
           segs[s] = page.next ?? null;
           if (suspects.length >= (o.maxSuspects ?? 2_000)) await flushOnce();
+          if (stopped()) break;
         }
       } finally {
         conn.release();
