@@ -29,16 +29,23 @@ export const DEMO_DYNAMO_TABLES = { app: 'cutover_demo_app', attachments: 'cutov
 
 /** The checker's configuration for the demo tables in `database` (and the mapping's DynamoDB tables). */
 export function demoCheckedTables(database: string, dynamo = DEMO_DYNAMO_TABLES): CheckedTable[] {
-  const app = (pk: string, sk: string) => ({
+  const app = (pk: string, sk: string, attributes: Record<string, string>) => ({
     tableName: dynamo.app,
     key: [{ attribute: 'pk', type: 'S' as const, template: pk }, { attribute: 'sk', type: 'S' as const, template: sk }],
     tokenAttribute: 'rev',
+    attributes,
   });
+  // Plainly mapped columns the checker compares itself (JSON and datetime conversions are left to verify).
   const ddb: Record<DemoTable, CheckedTable['dynamo']> = {
-    users: app('USER#{id}', 'PROFILE'),
-    orders: app('ORDER#{id}', 'ORDER'),
-    order_items: app('ORDER#{order_id}', 'LINE#{line_no}'),
-    attachments: { tableName: dynamo.attachments, key: [{ attribute: 'pk', type: 'N', template: '{id}' }], tokenAttribute: 'rev' },
+    users: app('USER#{id}', 'PROFILE', { id: 'id', email: 'email', display_name: 'name' }),
+    orders: app('ORDER#{id}', 'ORDER', { id: 'id', user_id: 'user_id', status: 'status', total: 'total', currency: 'currency', note: 'note' }),
+    order_items: app('ORDER#{order_id}', 'LINE#{line_no}', { order_id: 'order_id', line_no: 'line_no', sku: 'sku', quantity: 'quantity', unit_price: 'unit_price' }),
+    attachments: {
+      tableName: dynamo.attachments,
+      key: [{ attribute: 'pk', type: 'N', template: '{id}' }],
+      tokenAttribute: 'rev',
+      attributes: { id: 'id', order_id: 'order_id', filename: 'filename', sha256: 'sha256', content: 'content' },
+    },
   };
   return DEMO_TABLES.map((table) => ({ table, tokenColumn: 'rev', mysql: { database, table, keyColumns: DEMO_KEYS[table] }, dynamo: ddb[table] }));
 }

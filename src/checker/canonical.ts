@@ -13,9 +13,31 @@ export function valuesEqual(a: LogValue | undefined, b: LogValue | undefined): b
   return false;
 }
 
-/** Columns of `expected` whose value in `actual` differs; columns only in `actual` (server-generated) are ignored. */
-export function differingColumns(expected: LogRow, actual: LogRow): string[] {
-  return Object.keys(expected).filter((c) => !valuesEqual(expected[c], actual[c]));
+/** A decimal number's text without sign noise, leading zeros or trailing fraction zeros ("-0012.50" → "-12.5"). */
+export function normalizeDecimal(text: string): string | undefined {
+  const m = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(text.trim());
+  if (!m || (m[2] === '' && !m[3])) return undefined;
+  const int = m[2].replace(/^0+(?=\d)/, '') || '0';
+  const frac = (m[3] ?? '').replace(/0+$/, '');
+  const body = frac ? `${int}.${frac}` : int;
+  return body === '0' ? '0' : `${m[1] === '-' ? '-' : ''}${body}`;
+}
+
+/**
+ * Columns of `expected` whose value in `actual` differs; columns only in `actual` (server-generated) are ignored.
+ * `partial`: `actual` holds only the columns the store's reader can compare, so columns it lacks are skipped.
+ * Columns in `numeric` compare as decimal numbers.
+ */
+export function differingColumns(expected: LogRow, actual: LogRow, numeric?: ReadonlySet<string>, partial = false): string[] {
+  return Object.keys(expected).filter((c) => {
+    if (partial && !(c in actual)) return false;
+    if (numeric?.has(c)) {
+      const a = expected[c];
+      const b = actual[c];
+      return !(typeof b === 'string' && (typeof a === 'string' || typeof a === 'number') && normalizeDecimal(String(a)) !== undefined && normalizeDecimal(String(a)) === normalizeDecimal(b));
+    }
+    return !valuesEqual(expected[c], actual[c]);
+  });
 }
 
 /** mysql2 field metadata the conversion needs (a subset of mysql2's FieldPacket). */

@@ -19,7 +19,18 @@ import type { KeyHistory, WriteOp } from './history';
 import type { LogRow } from './log-format';
 
 /** What one store holds for one key at the end. `row` may be missing when the store gives only the token. */
-export type ObservedState = { readonly present: false } | { readonly present: true; readonly token: string | undefined; readonly row?: LogRow };
+export type ObservedState =
+  | { readonly present: false }
+  | {
+      readonly present: true;
+      readonly token: string | undefined;
+      /** The row, or the part of it the store's reader can compare; columns of the write missing here are not compared. */
+      readonly row?: LogRow;
+      /** Columns of `row` compared as numbers (DynamoDB N normalises "12.50" to "12.5"). */
+      readonly numeric?: ReadonlySet<string>;
+      /** `row` holds only some columns; the others are not compared. */
+      readonly partial?: boolean;
+    };
 
 export type ViolationKind = 'lost-write' | 'resurrected-delete' | 'unknown-value' | 'stores-disagree' | 'phantom-read' | 'stale-read';
 
@@ -82,7 +93,7 @@ export function judgeState(h: KeyHistory, state: ObservedState, store: string, o
 
   const out: Violation[] = [];
   if (best && state.present && state.row && best.value) {
-    const diff = differingColumns(best.value, state.row);
+    const diff = differingColumns(best.value, state.row, state.numeric, state.partial);
     if (diff.length) {
       out.push({ kind: 'unknown-value', store, message: `${store} row carries the token of ${describe(refOf(best))} but differs in ${diff.join(', ')}`, producedBy: refOf(best), differingColumns: diff });
     }

@@ -28,6 +28,7 @@ export const checkerConfigSchema = z.strictObject({
       key: z.array(z.strictObject({ attribute: ident, type: z.enum(['S', 'N', 'B']), template: ident })).min(1).max(2),
       tokenAttribute: ident,
       tombstoneAttribute: ident.optional(),
+      attributes: z.record(ident, ident).optional(),
     }).optional(),
   })).min(1),
 });

@@ -36,8 +36,30 @@ export interface DynamoTableRef {
   readonly tokenAttribute: string;
   /** Default "_del". */
   readonly tombstoneAttribute?: string;
+  /**
+   * Optional, independent of any mapping code: column → attribute of plainly mapped columns to compare with the
+   * written row (S as text, N numerically, B as bytes; an absent attribute is NULL). Other columns are not compared.
+   */
+  readonly attributes?: Readonly<Record<string, string>>;
   /** Optional: the item as a canonical row, to compare every written column (not only the token). */
   readonly itemToRow?: (item: Record<string, AttributeValue>) => LogRow;
+}
+
+/** The compared columns of `item` as a partial row; N attributes go into `numeric` (compared as numbers). */
+export function attributesRow(item: Record<string, AttributeValue>, attributes: Readonly<Record<string, string>>): { row: LogRow; numeric: Set<string> } {
+  const row: Record<string, LogValue> = {};
+  const numeric = new Set<string>();
+  for (const [column, attr] of Object.entries(attributes)) {
+    const v = item[attr];
+    if (v === undefined || v.NULL) row[column] = null;
+    else if (v.S !== undefined) row[column] = v.S;
+    else if (v.N !== undefined) {
+      row[column] = v.N;
+      numeric.add(column);
+    } else if (v.B !== undefined) row[column] = { $b64: Buffer.from(v.B).toString('base64') };
+    else row[column] = JSON.stringify(v); // a type the checker does not compare: shows up as a difference
+  }
+  return { row, numeric };
 }
 
 function sqlValue(v: LogValue): unknown {
@@ -105,7 +127,9 @@ export async function readDynamoStates(client: DynamoDBClient, ref: DynamoTableR
         const ks = byItemKey.get(itemKeyString(ref.key, item));
         if (ks === undefined) continue;
         if (item[tomb]?.BOOL === true) out.set(ks, { present: false });
-        else out.set(ks, { present: true, token: item[ref.tokenAttribute]?.S, row: ref.itemToRow?.(item) });
+        else if (ref.itemToRow) out.set(ks, { present: true, token: item[ref.tokenAttribute]?.S, row: ref.itemToRow(item) });
+        else if (ref.attributes) out.set(ks, { present: true, token: item[ref.tokenAttribute]?.S, ...attributesRow(item, ref.attributes), partial: true });
+        else out.set(ks, { present: true, token: item[ref.tokenAttribute]?.S });
       }
       pending = (res.UnprocessedKeys?.[ref.tableName]?.Keys as Record<string, AttributeValue>[] | undefined) ?? [];
     }

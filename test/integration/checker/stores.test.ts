@@ -24,7 +24,12 @@ const tables: CheckedTable[] = [{
   table: 'order_items',
   tokenColumn: 'rev',
   mysql: { table: 'order_items', keyColumns: ['order_id', 'line_no'] },
-  dynamo: { tableName: TableName, key: [{ attribute: 'pk', type: 'S', template: 'ORDER#{order_id}' }, { attribute: 'sk', type: 'S', template: 'ITEM#{line_no}' }], tokenAttribute: 'rev' },
+  dynamo: {
+    tableName: TableName,
+    key: [{ attribute: 'pk', type: 'S', template: 'ORDER#{order_id}' }, { attribute: 'sk', type: 'S', template: 'ITEM#{line_no}' }],
+    tokenAttribute: 'rev',
+    attributes: { order_id: 'order_id', sku: 'sku', price: 'price' },
+  },
 }];
 
 beforeAll(async () => {
@@ -73,7 +78,7 @@ it('passes consistent stores and reports lost writes, resurrected deletes and di
 
   // Consistent: k1 holds r2 in both stores; k2 is gone from MySQL and a tombstone in DynamoDB.
   await pool.query("INSERT INTO order_items VALUES ('9007199254740993', 1, 'sku-r2', '10.50', 'r2')");
-  await putItem(k1.order_id, 1, { rev: { S: 'r2' }, _v: { N: '5' } });
+  await putItem(k1.order_id, 1, { rev: { S: 'r2' }, _v: { N: '5' }, order_id: { N: k1.order_id }, sku: { S: 'sku-r2' }, price: { N: '10.5' } });
   await putItem(k2.order_id, 2, { rev: { S: 'r3' }, _v: { N: '6' }, _del: { BOOL: true } });
   const good = await runCheck([log], { tables, mysql: pool, dynamo, initial: 'absent' });
   expect(good.keys).toEqual([]);
@@ -81,9 +86,14 @@ it('passes consistent stores and reports lost writes, resurrected deletes and di
   expect(good.keysChecked).toBe(2);
   expect(good.totals.acknowledgedWrites).toBe(4);
 
+  // The right token over a wrong attribute is caught (the update's other columns were lost).
+  await putItem(k1.order_id, 1, { rev: { S: 'r2' }, _v: { N: '5' }, order_id: { N: k1.order_id }, sku: { S: 'sku-r1' }, price: { N: '10.50' } });
+  const mixed = await runCheck([log], { tables, mysql: pool, dynamo, initial: 'absent' });
+  expect(mixed.keys.flatMap((k) => k.violations.map((v) => [v.store, v.kind, v.differingColumns]))).toEqual([['dynamodb', 'unknown-value', ['sku']]]);
+
   // DynamoDB drops the update of k1 (holds r1) and resurrects k2 (live r3); MySQL lost a column of k1.
-  await putItem(k1.order_id, 1, { rev: { S: 'r1' }, _v: { N: '5' } });
-  await putItem(k2.order_id, 2, { rev: { S: 'r3' }, _v: { N: '6' } });
+  await putItem(k1.order_id, 1, { rev: { S: 'r1' }, _v: { N: '5' }, order_id: { N: k1.order_id }, sku: { S: 'sku-r1' }, price: { N: '10.5' } });
+  await putItem(k2.order_id, 2, { rev: { S: 'r3' }, _v: { N: '6' }, order_id: { N: k2.order_id }, sku: { S: 'sku-r3' }, price: { N: '10.5' } });
   await pool.query("UPDATE order_items SET sku = 'tampered' WHERE line_no = 1");
   const bad = await runCheck([log], { tables, mysql: pool, dynamo, initial: 'absent' });
   expect(bad.passed).toBe(false);
