@@ -4,6 +4,7 @@
  * Refuses to start when the worker's activities do not cover the migration contract (src/shared/activity-contract.ts).
  */
 import { Worker } from '@temporalio/worker';
+import { serviceEnv } from '../../src/infra/env';
 import { createTemporalClient, createWorkerConnection } from '../../src/infra/temporal';
 import { TASK_QUEUE } from '../../src/shared/task-queues';
 import { buildActivities } from '../../src/workers/activities';
@@ -42,7 +43,8 @@ export async function startMigration(o: DemoPlanOptions & { origin: number; time
   const client = await createTemporalClient();
   const plan = demoPlanConfig(o);
   const workflowId = await startDemoPlan(client, plan, TASK_QUEUE);
-  o.log(`started plan ${workflowId} on task queue ${TASK_QUEUE}`);
+  const env = serviceEnv();
+  o.log(`started plan ${workflowId} on task queue ${TASK_QUEUE}: ${env.temporalUi}/namespaces/${env.temporalNamespace}/workflows/${encodeURIComponent(workflowId)}`);
   const monitor = new MigrationMonitor(o.origin, planStatusSource(client, plan), { intervalMs: 1000, bars: o.bars });
   monitor.start();
   let timer: NodeJS.Timeout | undefined;
