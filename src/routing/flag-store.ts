@@ -143,9 +143,12 @@ export class FlagStore {
     );
   }
 
-  /** Removes an instance's heartbeat (clean shutdown), so barriers stop waiting for it at once. */
+  /**
+   * Marks an instance retired (clean shutdown): its heartbeat is dated far in the past, so barriers stop waiting for
+   * it at once, while its counters stay for the workflow's gates.
+   */
   async retire(tableId: string, instanceId: string): Promise<void> {
-    await this.pool.query(`DELETE FROM ${this.instancesTable} WHERE table_id = ? AND instance_id = ?`, [tableId, instanceId]);
+    await this.pool.query(`UPDATE ${this.instancesTable} SET heartbeat_at = '1970-01-01 00:00:00' WHERE table_id = ? AND instance_id = ?`, [tableId, instanceId]);
   }
 
   /** Every instance that ever reported on `tableId`, with liveness judged by the database clock. */

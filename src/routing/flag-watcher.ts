@@ -163,7 +163,7 @@ export class FlagWatcher {
     return this.beating;
   }
 
-  /** Stops refreshing; with `retire`, deletes the heartbeat row so barriers stop waiting for this instance. */
+  /** Stops refreshing; with `retire`, marks the heartbeat retired so barriers stop waiting for this instance. */
   async stop(opts: { retire?: boolean } = {}): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);

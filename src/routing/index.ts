@@ -5,6 +5,7 @@ export { FlagWatcher, type FlagSource, type HeartbeatSink, type Lease } from './
 export { DEFAULT_FLAGS, WRITE_MODES, nextFlags, parseFlags, readMode, readsDynamo, type FlagChange, type ReadMode, type TableFlags, type WriteMode } from './flags';
 export { reconcileFromDynamo, currentBinlogSeq, type ReconcileInput, type ReconcileResult } from './reconcile';
 export { stepWriteMode, type TransitionDeps, type TransitionResult } from './transitions';
+export { drainBackgroundWrites, routingStats, type RoutingStats } from './control';
 export { CutoverFlagProvider, OpenFeatureFlagSource, flagKeyOf } from './openfeature';
 export { RoutingAppStore } from './app-store';
 export { diffResults, type ShadowOptions, type ShadowResult } from './shadow-read';

@@ -212,7 +212,7 @@ export class MigratingTable {
     await this.watcher.heartbeatNow();
   }
 
-  /** Stops refreshing flags; `retire` (default true) deletes the heartbeat so barriers stop waiting for it. */
+  /** Stops refreshing flags; `retire` (default true) marks the heartbeat retired so barriers stop waiting for it. */
   async close(opts: { retire?: boolean; drain?: boolean } = {}): Promise<void> {
     if (opts.drain !== false) await this.settle();
     await this.watcher.stop({ retire: opts.retire ?? true });

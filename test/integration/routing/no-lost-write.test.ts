@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { runCheck } from '../../../src/checker/check';
 import { runLoad, type LoadTable } from '../../../src/loadgen/generator';
 import { RoutingAppStore } from '../../../src/routing/app-store';
+import { routingStats } from '../../../src/routing/control';
 import type { WriteMode } from '../../../src/routing/flags';
 import type { MigratingTable } from '../../../src/routing/migrating-table';
 import { reconcileFromDynamo } from '../../../src/routing/reconcile';
@@ -149,5 +150,11 @@ it('keeps every acknowledged write across every mode transition, with both store
   expect(report.lostWrites).toBe(0);
   expect(report.keysChecked).toBe(16);
   expect(transitions).toHaveLength(12);
+  // The fleet's heartbeated counters (retired instances keep theirs): nothing failed in the background.
+  const fleet = await routingStats(fx.flagStore, tableId);
+  expect(fleet).toMatchObject({ instances: 3, liveInstances: 0, shadowWriteErrors: 0, backgroundWriteErrors: 0, fenceTimeouts: 0, pendingBackground: 0 });
+  expect(fleet.readsCompared).toBeGreaterThan(0);
+  expect(fleet.shadowWrites).toBeGreaterThan(0);
+  expect(fleet.backgroundWrites).toBeGreaterThan(0);
   for (const p of pools) await p.end();
 });
