@@ -58,6 +58,8 @@ export interface CdcReaderOptions {
   readonly drainTimeoutMs?: number;
   readonly retry?: { readonly initialMs: number; readonly maxMs: number };
   readonly onProgress?: (p: CdcProgress) => void;
+  /** Called after Kafka acknowledged a batch, with its messages (for latency measurement and tests). */
+  readonly onAck?: (messages: readonly { readonly key: string | null; readonly value: string }[]) => void;
 }
 
 type Tx = SourceTransaction & { sent: number };
@@ -326,6 +328,7 @@ export class BinlogCdcReader {
         continue;
       }
       for (const [tx, n] of marks) tx.sent += n;
+      this.opts.onAck?.(batch);
       this.published += batch.length;
       this.pending -= batch.length;
       this.ackEmptyHead();
