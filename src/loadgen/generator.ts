@@ -45,6 +45,8 @@ export interface LoadOptions {
   readonly maxOpsPerInstance?: number;
   readonly logDir: string;
   readonly seed?: number;
+  /** Contention: with `probability`, a request picks one of the first `hotKeys` keys of its table. */
+  readonly skew?: { readonly hotKeys: number; readonly probability: number };
   readonly signal?: AbortSignal;
   /** Called for every completed request (after it is logged). */
   onComplete?(record: CompleteRecord): void;
@@ -111,7 +113,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
     const one = async (): Promise<void> => {
       const table = pickWeighted(opts.tables, (t) => t.weight ?? 1, random());
       const kind = pickWeighted(kinds, (k) => opts.mix[k], random());
-      const key = table.keyFor(Math.floor(random() * table.keySpace));
+      const hot = opts.skew !== undefined && random() < opts.skew.probability;
+      const key = table.keyFor(Math.floor(random() * (hot ? Math.min(opts.skew!.hotKeys, table.keySpace) : table.keySpace)));
       const id = ++op;
       const token = `${opts.runId}:${name}:${id}`;
       const value = kind === 'insert' || kind === 'update' ? table.rowFor(key, token, random) : undefined;

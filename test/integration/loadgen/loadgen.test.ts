@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import * as mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import { assertLocalServices, NonLocalTargetError } from '../../../src/loadgen/app-store';
-import { runCheck } from '../../../src/checker/check';
+import { readOpLogs, runCheck } from '../../../src/checker/check';
+import { buildHistories } from '../../../src/checker/history';
 import { createMysqlPool } from '../../../src/infra/mysql';
 import { MysqlAppStore } from '../../../src/loadgen/mysql-store';
 import { runLoad, type LoadTable } from '../../../src/loadgen/generator';
@@ -62,11 +63,19 @@ it('runs bounded load whose logs the checker accepts, and the checker catches an
     maxOpsPerInstance: 150,
     logDir,
     seed: 42,
+    skew: { hotKeys: 3, probability: 0.5 }, // half the requests fight over three keys
   });
   expect(summary.requests).toBe(450);
   expect(summary.failed).toBe(0);
   expect(summary.logFiles).toHaveLength(3);
   expect(summary.read.count).toBeGreaterThan(0);
+
+  // The run really had concurrent writes to one key (so the checker judged interleavings, not a serial history).
+  const records = [];
+  for await (const r of readOpLogs(summary.logFiles)) records.push(r);
+  const overlapping = [...buildHistories(records, () => 'rev').tables.get('kv')!.values()].some((h) =>
+    h.writes.some((a) => h.writes.some((b) => a !== b && a.start < b.end && b.start < a.end)));
+  expect(overlapping).toBe(true);
 
   const ok = await runCheck(summary.logFiles, { tables: checked, mysql: pool, initial: 'absent' });
   expect(ok.keys).toEqual([]);
