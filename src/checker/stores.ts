@@ -122,7 +122,10 @@ export async function readDynamoStates(client: DynamoDBClient, ref: DynamoTableR
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt > 10) throw new CheckerInputError(`DynamoDB ${ref.tableName}: keys still unprocessed after ${attempt} attempts`);
       if (attempt > 0) await sleep(Math.min(2000, 50 * 2 ** attempt));
-      const res = await client.send(new BatchGetItemCommand({ RequestItems: { [ref.tableName]: { Keys: pending, ConsistentRead: true } } }));
+      const res = await client.send(new BatchGetItemCommand({ RequestItems: { [ref.tableName]: { Keys: pending, ConsistentRead: true } } })).catch((e: Error) => {
+        if (e.name === 'ResourceNotFoundException') throw new CheckerInputError(`DynamoDB table ${ref.tableName} does not exist (has the migration created it?)`);
+        throw e;
+      });
       for (const item of res.Responses?.[ref.tableName] ?? []) {
         const ks = byItemKey.get(itemKeyString(ref.key, item));
         if (ks === undefined) continue;
