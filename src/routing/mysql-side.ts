@@ -7,8 +7,10 @@
  *    created with ROW_QUERY_OPTIONS (EXACT_TYPES + jsonStrings), which the constructor checks.
  *  - `writePrimary` commits the write and its row image read under FOR UPDATE in one transaction, then reads
  *    MariaDB's session @@last_gtid on the same connection: that is the GTID of exactly this transaction (verified on
- *    MariaDB 10.11 by test/integration/routing/mysql-semantics.test.ts). A statement that changed nothing produces
- *    no transaction in the binlog and leaves @@last_gtid stale, so then no sequence number is returned.
+ *    MariaDB 10.11 by test/integration/routing/modes.test.ts). A statement that changed nothing produces no
+ *    transaction in the binlog and leaves @@last_gtid stale; it is recognised (changedRows/affectedRows, and for
+ *    writes with an image an unchanged @@last_gtid read inside the transaction) and then no sequence number is
+ *    returned.
  *  - `applyVersioned` writes a row image only if its version is > the version recorded for the key in
  *    cutover_row_versions, recording it in the same transaction: background writes that arrive out of order converge
  *    to the image with the highest version, the same order DynamoDB's conditional writes imposed.
@@ -39,6 +41,7 @@ export interface PrimaryWriteResult {
 
 const q = (s: string) => `\`${s.replace(/`/g, '``')}\``;
 const RETRYABLE_MYSQL = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
+const GTID_FIELD = '__cutover_last_gtid';
 
 /** True for MySQL errors where retrying the whole transaction is the documented remedy. */
 export function isRetryableMysqlError(e: unknown): boolean {
@@ -52,6 +55,7 @@ export class MysqlSide {
   private readonly byName: Map<string, ColumnInfo>;
   private readonly selectList: string;
   private readonly getSql: string;
+  private readonly imageSql: string;
   private readonly upsertSql = new Map<string, string>();
   private readonly whereKey: string;
 
@@ -72,11 +76,12 @@ export class MysqlSide {
     this.selectList = columns.map((c) => q(c.name)).join(', ');
     this.whereKey = this.pk.map((c) => `${q(c)} = ${this.placeholder(c)}`).join(' AND ');
     this.getSql = `SELECT ${this.selectList} FROM ${this.table} WHERE ${this.whereKey}`;
+    this.imageSql = `SELECT ${this.selectList}, @@last_gtid AS ${q(GTID_FIELD)} FROM ${this.table} WHERE ${this.whereKey} FOR UPDATE`;
   }
 
   /** The live row for `key` (only primary-key columns are read from it), or undefined. */
-  async get(key: Row, conn: Pick<Pool, 'query'> = this.pool, forUpdate = false): Promise<Row | undefined> {
-    const [rows] = await conn.query<RowDataPacket[]>(forUpdate ? `${this.getSql} FOR UPDATE` : this.getSql, this.keyParams(key));
+  async get(key: Row): Promise<Row | undefined> {
+    const [rows] = await this.pool.query<RowDataPacket[]>(this.getSql, this.keyParams(key));
     return rows.length ? rowFromMysql2(this.columns, rows[0]) : undefined;
   }
 
@@ -103,13 +108,25 @@ export class MysqlSide {
       try {
         await conn.query('BEGIN');
         const { found, changed } = await this.runStatement(conn, op);
-        const key = op.kind === 'update' || op.kind === 'delete' ? op.key : op.row;
-        const image = op.kind === 'delete' || !found ? undefined : await this.get(key, conn, true);
+        let image: Row | undefined;
+        let gtidBefore: string | undefined;
+        if (op.kind !== 'delete' && found) {
+          // Inside the transaction @@last_gtid is still the previous transaction's: read it with the image, so a
+          // statement that changed nothing (an upsert of identical values reports 1 affected row) is recognised by
+          // an unchanged @@last_gtid after COMMIT.
+          const [rows] = await conn.query<RowDataPacket[]>(this.imageSql, this.keyParams(op.kind === 'update' ? op.key : op.row));
+          if (rows.length) {
+            const { [GTID_FIELD]: g, ...raw } = rows[0];
+            gtidBefore = String(g ?? '');
+            image = rowFromMysql2(this.columns, raw);
+          }
+        }
         await conn.query('COMMIT');
         if (!changed) return { found, image };
         const [g] = await conn.query<RowDataPacket[]>('SELECT @@last_gtid AS g');
         const gtid = String(g[0]?.g ?? '');
-        return { found, image, seq: gtid ? parseMariaGtid(gtid).seq : undefined };
+        if (!gtid || gtid === gtidBefore) return { found, image };
+        return { found, image, seq: parseMariaGtid(gtid).seq };
       } catch (e) {
         await conn.query('ROLLBACK').catch(() => undefined);
         if (isRetryableMysqlError(e) && attempt < 5) continue;

@@ -134,6 +134,22 @@ it.each<WriteMode>(['mysql-only', 'mysql-primary', 'dynamo-primary', 'dynamo-onl
   await setMode('mysql-only');
 });
 
+it('mysql-primary makes no shadow write for a statement that changed nothing (no binlog transaction, stale @@last_gtid)', async () => {
+  await setMode('mysql-primary');
+  const r = row(200, 'same');
+  await t.put(r);
+  await t.settle();
+  const before = t.stats();
+  await t.put(r); // identical values: MySQL reports 1 affected row, but nothing is binlogged
+  expect(await t.update({ id: r.id }, { name: 'same' })).toBe(true); // found, changedRows 0
+  await t.settle();
+  expect(t.stats().shadowWrites + t.stats().shadowWritesSuperseded).toBe(before.shadowWrites + before.shadowWritesSuperseded);
+  await t.put({ ...r, name: 'different' });
+  await t.settle();
+  expect(t.stats().shadowWrites).toBe(before.shadowWrites + 1);
+  await setMode('mysql-only');
+});
+
 it('rejects bad input naming the table and column', async () => {
   await expect(t.insert({ id: '1', name: 'x' })).rejects.toBeInstanceOf(RoutingInputError);
   await expect(t.update({ id: '1' }, { id: '2' })).rejects.toThrow(/primary-key column cannot be changed/);
