@@ -8,7 +8,9 @@ import { BuiltinCdcSource } from '../../../src/pipeline/cdc/source';
 import { isControlEvent, parseCdcMessage } from '../../../src/pipeline/cdc/parser';
 import type { CdcEvent } from '../../../src/pipeline/types';
 import { ROW_SPAN } from '../../../src/pipeline/version';
+import { readColumns, rowFromMysql2 } from '../../../src/pipeline/row/codec';
 import { cdcFixture, readTopic, type CdcFixture, type TopicMessage } from './support';
+import { CASES } from './type-cases';
 
 jest.setTimeout(90_000);
 
@@ -127,5 +129,34 @@ describe('built-in CDC: binlog → Kafka in DMS format', () => {
     expect(all.length).toBe(expected + 1);
     reader2.stop();
     await running2;
+  });
+
+  it('carries every column type exactly: binlog → DMS JSON → Kafka → parser equals the SELECT row and the expected literal', async () => {
+    const types = [...new Set(CASES.map((c) => c[0]))];
+    const col = (t: string): string => `c${types.indexOf(t)}`;
+    await f.pool.query(`CREATE TABLE ${f.db}.typed (id INT PRIMARY KEY, ${types.map((t) => `${col(t)} ${t.includes('NULL') ? t : `${t} NULL`}`).join(', ')}) CHARACTER SET utf8mb4`);
+    const topic = `${f.topic}_typed`;
+    const source = new BuiltinCdcSource({ db: f.pool, store: f.store, kafka: f.kafka });
+    const { cdcId } = await source.start({ cdcId: `${f.db}-typed`, tables: [{ database: f.db, table: 'typed' }], topic, partitions: 2 });
+    const reader = new BinlogCdcReader({ db: f.pool, store: f.store, kafka: f.kafka }, { cdcId, checkpointIntervalMs: 200 });
+    const running = reader.run();
+    try {
+      for (const [i, [type, literal]] of CASES.entries()) await f.pool.query(`INSERT INTO ${f.db}.typed (id, ${col(type)}) VALUES (${i}, ${literal})`);
+      await f.pool.query(`INSERT INTO ${f.db}.typed (id) VALUES (${CASES.length})`);
+      const msgs = await readTopic(f.kafka, topic, (m) => m.length >= CASES.length + 1);
+      const fromKafka = msgs.map((m) => parseCdcMessage(topic, m.partition, m.offset, m.key, m.raw.value) as CdcEvent).sort((a, b) => Number(a.data.id) - Number(b.data.id));
+      const columns = await readColumns(f.pool, f.db, 'typed');
+      const [rows] = await f.pool.query(`SELECT * FROM ${f.db}.typed ORDER BY id`);
+      const fromSelect = (rows as Record<string, unknown>[]).map((r) => rowFromMysql2(columns, r));
+      expect(JSON.stringify(fromKafka.map((e) => e.data))).toBe(JSON.stringify(fromSelect));
+      for (const [i, [type, , expected]] of CASES.entries()) expect([type, fromKafka[i].data[col(type)]]).toEqual([type, expected]);
+    } finally {
+      reader.stop();
+      await running;
+      const admin = f.kafka.admin();
+      await admin.connect();
+      await admin.deleteTopics({ topics: [topic] });
+      await admin.disconnect();
+    }
   });
 });
