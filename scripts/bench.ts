@@ -58,6 +58,8 @@ async function main(): Promise<void> {
   }
   const machine = machineDescription(peakRssMb());
   console.log(renderTable(results, machine));
+  const total = results.reduce((a, r) => a + r.seconds, 0);
+  console.log(`total ${total.toFixed(0)} s${total > 300 ? ' — over the five-minute budget: shrink the slowest module or its default scale' : ''}`);
   if (opts.write) {
     writeDoc(renderMarkdown(results, machine, { started, scale }));
     console.log(`wrote ${path.relative(process.cwd(), DOC)}`);
