@@ -369,6 +369,7 @@ export class BinlogCdcReader {
 
   private async checkpointLoop(): Promise<void> {
     const every = this.opts.checkpointIntervalMs ?? 1000;
+    let lastSaved = Date.now();
     while (true) {
       await sleep(every);
       try {
@@ -384,11 +385,17 @@ export class BinlogCdcReader {
         const finished = this.stopping && (this.queue.length === 0 || Date.now() > this.drainDeadline);
         if (finished) this.state = 'stopped';
         await this.save(this.kafkaError ?? undefined);
+        lastSaved = Date.now();
         this.emit();
         if (finished) return;
       } catch (e) {
-        this.fail(e);
-        return;
+        // Lost lease / removed task: stop. A metadata-database hiccup: keep reading and retry the save; once the lease
+        // has surely expired another reader may have taken over, so give up then (the fenced save guarantees that this
+        // reader never overwrites the newer owner's checkpoint).
+        if (e instanceof CdcLeaseLostError || e instanceof CdcStateError || Date.now() - lastSaved > this.ttl) {
+          this.fail(e);
+          return;
+        }
       }
     }
   }
