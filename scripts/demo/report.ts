@@ -138,11 +138,11 @@ export function demoPanels(r: DemoReportInput): Panel[] {
       ],
     },
     {
-      title: 'Replication lag',
+      title: r.lag.length ? 'Replication lag (worst table)' : 'Replication lag: no samples (no migration ran)',
       yLabel: 'ms',
       series: [
-        { label: 'CDC (commit → Kafka)', points: r.lag.map((l) => ({ t: l.t, y: l.cdcLagMs ?? null })), color: '#9467bd' },
-        { label: 'ETL (commit → item)', points: r.lag.map((l) => ({ t: l.t, y: l.etlLagMs ?? null })), color: '#ff7f0e' },
+        { label: 'CDC lag', points: r.lag.map((l) => ({ t: l.t, y: l.cdcLagMs ?? null })), color: '#9467bd' },
+        { label: 'ETL lag', points: r.lag.map((l) => ({ t: l.t, y: l.etlLagMs ?? null })), color: '#ff7f0e' },
       ],
     },
   ];
