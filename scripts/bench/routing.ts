@@ -15,7 +15,7 @@ import { readColumns, ROW_QUERY_OPTIONS } from '../../src/pipeline/row/codec';
 import { compileMapping } from '../../src/pipeline/transform/mapping';
 import { FlagStore } from '../../src/routing/flag-store';
 import type { WriteMode } from '../../src/routing/flags';
-import { MigratingTable } from '../../src/routing/migrating-table';
+import { MigratingTable, nextDirectVersion } from '../../src/routing/migrating-table';
 import type { BenchContext, BenchFigure } from './types';
 
 const hist = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
@@ -105,15 +105,14 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
     }
     // What the versioned condition itself costs on this endpoint, apart from the layer: the layer's dynamo-only put
     // beside a direct PutItem carrying the same condition (`attribute_not_exists(_v) OR _v < :v`).
-    let v = 0n;
     const directCondPut = (i: number) => {
-      v += 1n;
+      const v = nextDirectVersion(undefined); // the layer's own version scheme, so neither side outbids the other
       return dynamo.send(new PutItemCommand({
         TableName: dynamoTable,
-        Item: { ...mapping.toItem(rowOf(i, 'c')), _v: { N: (10n ** 37n + v).toString() }, _src: { S: mapping.sourceId } },
+        Item: { ...mapping.toItem(rowOf(i, 'c')), _v: { N: v }, _src: { S: mapping.sourceId } },
         ConditionExpression: 'attribute_not_exists(#v) OR #v < :v',
         ExpressionAttributeNames: { '#v': '_v' },
-        ExpressionAttributeValues: { ':v': { N: (10n ** 37n + v).toString() } },
+        ExpressionAttributeValues: { ':v': { N: v } },
       }));
     };
     ctx.log(`dynamo-only: ${calls} puts beside a direct conditional PutItem`);
