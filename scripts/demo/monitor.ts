@@ -61,6 +61,11 @@ export class MigrationMonitor {
     this.lagPoints.push({ t, cdcLagMs: cdc, etlLagMs: etl });
   }
 
+  /** The last phase seen of every table. */
+  lastPhases(): Record<string, string> {
+    return Object.fromEntries([...this.latest].map(([t, s]) => [t, s.phase]));
+  }
+
   /** True once every table watched has reached complete, aborted or failed. */
   allFinished(): boolean {
     return this.latest.size > 0 && [...this.latest.values()].every((s) => TERMINAL.has(s.phase));

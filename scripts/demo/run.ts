@@ -68,7 +68,7 @@ export async function runDemo(opts: DemoOptions, log: (m: string) => void = cons
   const started = new Date();
   const admin = createMysqlPool({ database: '' });
   const conn = mysqlConnectionParams();
-  const pool = mysql.createPool({ ...ROW_QUERY_OPTIONS, host: conn.host, port: conn.port, user: conn.user, password: conn.password, database, connectionLimit: 4 + opts.instances * 2 });
+  const pool = mysql.createPool({ ...ROW_QUERY_OPTIONS, host: conn.host, port: conn.port, user: conn.user, password: conn.password, database, connectionLimit: 4 + opts.instances * 4 });
   const dynamo = createDynamoClient();
   try {
     if (opts.migrate) await assertMigrationRunnable();
@@ -76,9 +76,9 @@ export async function runDemo(opts: DemoOptions, log: (m: string) => void = cons
     const seed = await seedDemo(admin, { database, total: opts.rows, reset: true });
     log(`seeded in ${seed.seconds.toFixed(1)} s: ${JSON.stringify(seed.rows)}`);
 
+    if (opts.migrate && opts.via !== 'routing') throw new Error('--migrate needs --via routing: the application must follow the routing flags');
     if (opts.migrate) await resetMigrationState(pool, dynamo, database, opts.controlSchema ?? CONTROL_SCHEMA);
     const storeFor = await storeFactory(opts, pool, dynamo, database);
-    if (opts.migrate && opts.via !== 'routing') throw new Error('--migrate needs --via routing: the application must follow the routing flags');
     const bar = opts.progress && !opts.migrate ? new SingleBar({ format: 'load |{bar}| {value}/{total} s | {requests} requests, {failed} failed', hideCursor: true }) : undefined;
     let requests = 0;
     let failed = 0;
@@ -128,12 +128,15 @@ export async function runDemo(opts: DemoOptions, log: (m: string) => void = cons
     log(`load: ${load.requests} requests (${load.failed} failed), read p99 ${load.read.p99Ms.toFixed(2)} ms, write p99 ${load.write.p99Ms.toFixed(2)} ms`);
     const phases = migration?.monitor.phases() ?? [];
     const incomplete: string[] = [];
+    const last = migration?.monitor.lastPhases() ?? {};
     if (migration) {
-      const ended = new Set(phases.map((p) => p.table));
-      if (outcome === 'timeout') incomplete.push(`the migration did not finish within ${opts.migrate!.timeoutS} s (tables seen: ${[...ended].join(', ') || 'none'})`);
+      if (outcome === 'timeout') incomplete.push(`the migration did not finish within ${opts.migrate!.timeoutS} s`);
+      const notComplete = Object.entries(last).filter(([, p]) => p !== 'complete');
+      if (notComplete.length) incomplete.push(`tables not complete: ${notComplete.map(([t, p]) => `${t} (${p})`).join(', ')}`);
+      if (Object.keys(last).length < DEMO_TABLES.length) incomplete.push(`only ${Object.keys(last).length} of ${DEMO_TABLES.length} tables reported a status`);
     }
-    // After a finished migration DynamoDB is the only store the application writes: it alone must hold every write.
-    const migrated = outcome === 'finished';
+    // After every table completed, DynamoDB is the only store the application writes: it alone must hold every write.
+    const migrated = outcome === 'finished' && incomplete.length === 0;
 
     log('checking the final state against the operation logs');
     const checked = demoCheckedTables(database);
