@@ -129,12 +129,17 @@ export class CheckpointStore {
     return (rows as { cdc_id: string }[]).map((r) => r.cdc_id);
   }
 
-  /** Sets the operator's desired state (stop / resume); a failed task is reset to starting on resume. */
+  /**
+   * Sets the operator's desired state (stop / resume). Resume resets a failed or stopped task to starting; stop marks
+   * a task whose reader is gone stopped at once (otherwise the reader finishes and marks it).
+   */
   async setDesired(cdcId: string, desired: 'running' | 'stopped'): Promise<void> {
     const [res] = await this.db.query(
       `UPDATE ${this.table} SET desired = ?, error = IF(? = 'running', NULL, error),
               state = CASE WHEN ? = 'running' AND state IN ('failed', 'stopped') THEN 'starting'
-                           WHEN ? = 'stopped' AND state IN ('starting', 'running') THEN 'stopping' ELSE state END,
+                           WHEN ? = 'stopped' AND state IN ('starting', 'running', 'stopping')
+                                THEN IF(owner IS NULL OR lease_until < ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000), 'stopped', 'stopping')
+                           ELSE state END,
               updated_at = ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000)
         WHERE cdc_id = ?`,
       [desired, desired, desired, desired, cdcId],

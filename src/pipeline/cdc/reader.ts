@@ -121,16 +121,18 @@ export class BinlogCdcReader {
   /** Reads, publishes and checkpoints until stop() or the operator's desired state 'stopped'; rejects on a fatal error. */
   async run(): Promise<CdcProgress> {
     const { store } = this.deps;
+    if (!(await store.get(this.opts.cdcId))) throw new CdcStateError(this.opts.cdcId, 'no such CDC task (start it first)');
+    while (!(await store.acquireLease(this.opts.cdcId, this.owner, this.ttl))) {
+      if (this.stopping) return this.progress();
+      await sleep(Math.min(1000, this.ttl / 3));
+    }
+    // Read the checkpoint only once the lease is ours: the previous holder may have moved it while we waited.
     const rec = await store.get(this.opts.cdcId);
-    if (!rec) throw new CdcStateError(this.opts.cdcId, 'no such CDC task (start it first)');
+    if (!rec) throw new CdcStateError(this.opts.cdcId, 'task record removed');
     this.record = rec;
     this.acked = rec.position;
     this.counts = rec.counts;
     this.lastCommitTime = rec.lastCommitTime;
-    while (!(await store.acquireLease(rec.cdcId, this.owner, this.ttl))) {
-      if (this.stopping) return this.progress();
-      await sleep(Math.min(1000, this.ttl / 3));
-    }
     try {
       await this.checkNotPurged(rec);
       this.producer = this.deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 } });

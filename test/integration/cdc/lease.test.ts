@@ -64,3 +64,23 @@ describe('CDC task record: monotonic checkpoint, fenced lease', () => {
     await runB;
   });
 });
+
+describe('stop without a running reader', () => {
+  let f: CdcFixture;
+  beforeAll(async () => {
+    f = await cdcFixture('cdc_stop');
+    await f.pool.query(`CREATE TABLE ${f.db}.t (id INT PRIMARY KEY)`);
+  });
+  afterAll(() => f.close());
+
+  it('marks the task stopped at once and resume makes it runnable again', async () => {
+    const source = new BuiltinCdcSource({ db: f.pool, store: f.store, kafka: f.kafka }, { stopTimeoutMs: 2000 });
+    const { cdcId } = await source.start({ tables: [{ database: f.db, table: 't' }], topic: f.topic, partitions: 1 });
+    expect(await f.store.claimable()).toContain(cdcId);
+    expect(await source.stop(cdcId)).toMatchObject({ state: 'stopped' });
+    expect((await source.describe(cdcId)).state).toBe('stopped');
+    expect(await f.store.claimable()).not.toContain(cdcId);
+    expect(await source.resume(cdcId)).toEqual({ state: 'starting' });
+    expect(await f.store.claimable()).toContain(cdcId);
+  });
+});
