@@ -32,7 +32,12 @@ export function checkReportMarkdown(r: CheckReport, maxKeys = 50): string {
     for (const k of r.keys.slice(0, maxKeys)) {
       lines.push(`### ${k.table} ${keyString(k.key)}`, '');
       for (const [store, s] of Object.entries(k.states)) lines.push(`- ${store}: ${stateText(s)}`);
-      for (const v of k.violations) lines.push(`- **${v.kind}**: ${v.message}`);
+      for (const v of k.violations) {
+        lines.push(`- **${v.kind}**: ${v.message}`);
+        const c = v.contradicts ?? [];
+        for (const w of c.slice(0, 5)) lines.push(`  - contradicts ${w.kind} ${w.instance}#${w.op} [${w.start.toFixed(3)}, ${w.end === null ? '…' : w.end.toFixed(3)}]${w.token ? ` token ${w.token}` : ''}`);
+        if (c.length > 5) lines.push(`  - … ${c.length - 5} more (JSON report)`);
+      }
       lines.push('');
     }
     if (r.keys.length > maxKeys) lines.push(`… and ${r.keys.length - maxKeys} more keys (see the JSON report).`);
