@@ -2,6 +2,7 @@
  * What the workflow's routing activities need beyond the flag store itself: fleet-wide counters, and the drain of
  * background writes behind the fence. No Temporal imports; activities wrap these.
  */
+import { UnsafeTransitionError } from './errors';
 import type { FlagStore } from './flag-store';
 import type { ReconcileResult } from './reconcile';
 
@@ -37,19 +38,24 @@ export async function routingStats(store: FlagStore, tableId: string, livenessMs
 }
 
 /**
- * Behind the fence, before leaving a DynamoDB-primary mode: waits until every live instance runs `fencedVersion`
- * with an empty background queue (FlagBarrierTimeoutError naming the laggards otherwise), then re-applies from
- * DynamoDB to MySQL every key a background write did not deliver. After it MySQL holds every acknowledged write.
+ * Behind the fence, before leaving a DynamoDB-primary mode for mysql-primary (the DrainBackgroundWrites activity):
+ * checks the table is fenced, waits until every live instance runs that flag version with an empty background
+ * queue (FlagBarrierTimeoutError naming the laggards otherwise), then runs `reconcile` — pass
+ * `reconcileFromDynamo({ ..., rebase: true })`: it re-applies from DynamoDB to MySQL every key a background write did
+ * not deliver (including keys written while in dynamo-only) and moves those items back to the binlog's version band,
+ * without which no later MySQL-primary change could reach them. After it MySQL holds every acknowledged write.
+ * Idempotent: safe to retry, and harmless if the fence is then released back to dynamo-primary.
  */
 export async function drainBackgroundWrites(input: {
   readonly store: FlagStore;
   readonly tableId: string;
-  readonly fencedVersion: number;
   readonly timeoutMs: number;
   readonly livenessMs?: number;
   readonly reconcile: () => Promise<ReconcileResult>;
 }): Promise<{ pending: number; reconciledKeys: number }> {
-  const live = await input.store.awaitBarrier(input.tableId, input.fencedVersion, { timeoutMs: input.timeoutMs, livenessMs: input.livenessMs, requireDrained: true });
+  const flags = await input.store.get(input.tableId);
+  if (flags.writeMode !== 'fenced') throw new UnsafeTransitionError(`background writes are drained only behind the fence; write mode is ${flags.writeMode}`, input.tableId);
+  const live = await input.store.awaitBarrier(input.tableId, flags.version, { timeoutMs: input.timeoutMs, livenessMs: input.livenessMs, requireDrained: true });
   const r = await input.reconcile();
   return { pending: live.reduce((s, i) => s + i.pendingBackground, 0), reconciledKeys: r.reappliedKeys };
 }

@@ -7,13 +7,17 @@
  *                             the ETL applied the binlog up to its current position, so DynamoDB holds every
  *                             acknowledged MySQL-primary write before the first DynamoDB-first write reads it.
  *   dynamo-primary → fenced   the barrier also requires every live instance's background queue to be empty.
- *   fenced → mysql-primary    barrier on `fenced` with drained queues, then reconcile with rebase (./reconcile.ts):
- *                             MySQL holds every DynamoDB-first write and the items are back in the binlog band.
- *   dynamo-only → dynamo-primary  after the barrier, reconcile without rebase copies to MySQL every key written
- *                             while MySQL received nothing.
+ *   fenced → mysql-primary    drainBackgroundWrites (./control.ts): barrier on `fenced` with drained queues, then
+ *                             reconcile with rebase (./reconcile.ts): MySQL holds every DynamoDB-first write and the
+ *                             items are back in the binlog band.
+ *   dynamo-only → dynamo-primary  after the barrier, optionally (`reconcileAfterDynamoOnly`, default true) reconcile
+ *                             without rebase copies to MySQL every key written while MySQL received nothing. Not
+ *                             needed for safety — the drain behind the next fence covers those keys too, and nobody
+ *                             reads MySQL while DynamoDB is primary — but it shortens that drain.
  *
  * The others (mysql-only ⇄ mysql-primary, dynamo-primary → dynamo-only) only need the barrier.
  */
+import { drainBackgroundWrites } from './control';
 import { UnsafeTransitionError } from './errors';
 import type { BarrierOptions, FlagStore, InstanceStatus } from './flag-store';
 import { isAllowedWriteStep, type TableFlags, type WriteMode } from './flags';
@@ -28,6 +32,7 @@ export interface TransitionDeps {
   /** reconcileFromDynamo bound to the table's clients. */
   readonly reconcile: (rebase: boolean) => Promise<ReconcileResult>;
   readonly note?: string;
+  readonly reconcileAfterDynamoOnly?: boolean;
 }
 
 export interface TransitionResult {
@@ -47,12 +52,14 @@ export async function stepWriteMode(d: TransitionDeps, to: WriteMode): Promise<T
   }
   let reconciled: ReconcileResult | undefined;
   if (from === 'fenced') {
-    await d.flagStore.awaitBarrier(d.tableId, cur.version, { ...d.barrier, requireDrained: to === 'mysql-primary' });
-    if (to === 'dynamo-primary') await d.awaitEtlCaughtUp();
-    else reconciled = await d.reconcile(true);
+    await d.flagStore.awaitBarrier(d.tableId, cur.version, d.barrier);
+    if (to === 'mysql-primary') {
+      await drainBackgroundWrites({ store: d.flagStore, tableId: d.tableId, timeoutMs: d.barrier.timeoutMs, livenessMs: d.barrier.livenessMs, reconcile: async () => (reconciled = await d.reconcile(true)) });
+    }
+    await d.awaitEtlCaughtUp();
   }
   const next = await d.flagStore.update(d.tableId, { writeMode: to }, { expectedVersion: cur.version, note: d.note ?? `${from} → ${to}` });
   const instances = await d.flagStore.awaitBarrier(d.tableId, next.version, { ...d.barrier, requireDrained: from === 'dynamo-primary' && to === 'fenced' });
-  if (from === 'dynamo-only' && to === 'dynamo-primary') reconciled = await d.reconcile(false);
+  if (from === 'dynamo-only' && to === 'dynamo-primary' && d.reconcileAfterDynamoOnly !== false) reconciled = await d.reconcile(false);
   return { flags: next, instances, reconciled };
 }

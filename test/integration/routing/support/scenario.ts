@@ -43,7 +43,7 @@ export interface ScenarioResult {
   readonly fleet: RoutingStats;
 }
 
-export async function runTransitionScenario(fx: Fixture, cdc: { catchUp(): Promise<void> }, opts: { dwellMs?: number } = {}): Promise<ScenarioResult> {
+export async function runTransitionScenario(fx: Fixture, cdc: { catchUp(): Promise<void> }, opts: { dwellMs?: number; reconcileAfterDynamoOnly?: boolean } = {}): Promise<ScenarioResult> {
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cutover-routing-'));
   try {
     const { mapping, columns } = await fx.mapping('kv');
@@ -56,6 +56,7 @@ export async function runTransitionScenario(fx: Fixture, cdc: { catchUp(): Promi
       tableId,
       barrier: { timeoutMs: 20_000, livenessMs: 5_000, pollMs: 25 },
       awaitEtlCaughtUp: () => cdc.catchUp(),
+      reconcileAfterDynamoOnly: opts.reconcileAfterDynamoOnly,
       reconcile: (rebase: boolean) => reconcileFromDynamo({ pool: fx.pool, dynamo: fx.dynamo, mapping, columns, flagStore: fx.flagStore, rebase }),
     };
     await fx.flagStore.update(tableId, { shadowReadFraction: 0.3 });
