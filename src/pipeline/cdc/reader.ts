@@ -372,6 +372,7 @@ export class BinlogCdcReader {
   private async checkpointLoop(): Promise<void> {
     const every = this.opts.checkpointIntervalMs ?? 1000;
     let lastSaved = Date.now();
+    let lastSnapshot = '';
     while (true) {
       await sleep(every);
       try {
@@ -386,8 +387,13 @@ export class BinlogCdcReader {
         if (this.fatal) return;
         const finished = this.stopping && (this.queue.length === 0 || Date.now() > this.drainDeadline);
         if (finished) this.state = 'stopped';
-        await this.save(this.kafkaError ?? undefined);
-        lastSaved = Date.now();
+        // Save on any change; otherwise only to renew the lease (each save is a write the binlog may carry).
+        const snapshot = JSON.stringify([this.acked, this.counts, this.state, this.kafkaError]);
+        if (finished || snapshot !== lastSnapshot || Date.now() - lastSaved > this.ttl / 3) {
+          await this.save(this.kafkaError ?? undefined);
+          lastSaved = Date.now();
+          lastSnapshot = snapshot;
+        }
         this.emit();
         if (finished) return;
       } catch (e) {
