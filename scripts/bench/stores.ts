@@ -43,6 +43,7 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
     const scanned = await timedScan(client, table);
 
     ctx.log(`MySQL: multi-row INSERT of ${n} rows, point selects, single inserts, full scan`);
+    const [[durability]] = await pool.query<RowDataPacket[]>('SELECT @@sync_binlog AS sb, @@innodb_flush_log_at_trx_commit AS fl');
     await pool.query('CREATE TABLE t (id BIGINT PRIMARY KEY, email VARCHAR(191), total DECIMAL(12,2), status VARCHAR(16), profile JSON, created_at DATETIME(6))');
     const t0 = performance.now();
     for (let i = 0; i < n; i += 1000) {
@@ -63,7 +64,7 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
       { name: 'DynamoDB conditional PutItem (version check)', value: cond, unit: 'items/s', baselineName: 'plain PutItem', baseline: put, higherIsBetter: true },
       { name: 'DynamoDB GetItem p50', value: get.p50, unit: 'ms', baselineName: 'mysql2 point SELECT p50', baseline: sel.p50, higherIsBetter: false },
       { name: 'DynamoDB GetItem p99', value: get.p99, unit: 'ms', baselineName: 'mysql2 point SELECT p99', baseline: sel.p99, higherIsBetter: false },
-      { name: 'mysql2 single-row INSERT p50', value: ins.p50, unit: 'ms', baselineName: 'mysql2 point SELECT p50', baseline: sel.p50, higherIsBetter: false },
+      { name: 'mysql2 single-row INSERT p50', value: ins.p50, unit: 'ms', baselineName: 'mysql2 point SELECT p50', baseline: sel.p50, higherIsBetter: false, note: `commits not fsynced: sync_binlog=${durability.sb}, innodb_flush_log_at_trx_commit=${durability.fl}` },
       { name: 'mysql2 single-row INSERT p99', value: ins.p99, unit: 'ms', baselineName: 'mysql2 point SELECT p99', baseline: sel.p99, higherIsBetter: false },
       { name: 'DynamoDB Scan', value: scanned, unit: 'items/s', baselineName: 'MySQL full-table SELECT', baseline: mysqlScan, higherIsBetter: true },
     ];
