@@ -133,9 +133,9 @@ function orderBy(spec: TableSpec): string {
   return spec.key.map((c) => escapeId(c.name)).join(', ');
 }
 
-/** SELECT of the next `limit` full rows of `range`, in key order. */
-export function chunkQuery(spec: TableSpec, range: KeyRange, limit: number): string {
-  const cols = spec.columns.map((c) => escapeId(c.name)).join(', ');
+/** SELECT of the next `limit` full rows (or only their keys) of `range`, in key order. */
+export function chunkQuery(spec: TableSpec, range: KeyRange, limit: number, keyOnly = false): string {
+  const cols = (keyOnly ? spec.key : spec.columns).map((c) => escapeId(c.name)).join(', ');
   return `SELECT ${cols} FROM ${ident(spec)} FORCE INDEX (PRIMARY) WHERE ${rangeCondition(spec, range)} ORDER BY ${orderBy(spec)} LIMIT ${Math.max(1, Math.floor(limit))}`;
 }
 

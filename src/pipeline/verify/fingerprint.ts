@@ -11,7 +11,7 @@
  * - `fingerprint` is a deterministic string; equal fingerprints ⇔ equal canonical items.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { isLive, userAttributes, type Item } from '../item';
+import { isLive, RESERVED_ATTRS, userAttributes, type Item } from '../item';
 
 /** An exact decimal number in canonical form: no leading/trailing zeros, no exponent, "0" for any zero. */
 export function canonicalNumber(n: string): string {
@@ -89,6 +89,30 @@ export function diffAttributes(expected: Item, actual: Item): AttributeDiff[] {
   return out;
 }
 
+const RESERVED: ReadonlySet<string> = new Set(RESERVED_ATTRS);
+
+/** Same canonical value (fast paths for the common scalar cases, the canonical text otherwise). */
+function sameValue(x: AttributeValue, y: AttributeValue): boolean {
+  if (x.S !== undefined) return x.S === y.S;
+  if (x.N !== undefined) return y.N !== undefined && (x.N === y.N || canonicalNumber(x.N) === canonicalNumber(y.N));
+  if (x.BOOL !== undefined) return x.BOOL === y.BOOL;
+  return canonicalValue(x) === canonicalValue(y);
+}
+
+/** True when the user attributes of `a` and `b` are canonically equal (what `fingerprint` equality means). */
+export function sameUserAttributes(a: Item, b: Item): boolean {
+  let na = 0;
+  for (const k in a) {
+    if (RESERVED.has(k)) continue;
+    na += 1;
+    const y = b[k];
+    if (y === undefined || !sameValue(a[k], y)) return false;
+  }
+  let nb = 0;
+  for (const k in b) if (!RESERVED.has(k)) nb += 1;
+  return na === nb;
+}
+
 /** How a source row and its target item relate. */
 export type Verdict = 'match' | 'missing' | 'extra' | 'different';
 
@@ -97,8 +121,8 @@ export type Verdict = 'match' | 'missing' | 'extra' | 'different';
  * tombstone: none).
  */
 export function compareItems(expected: Item | undefined, found: Item | undefined): Verdict {
-  const live = liveUserItem(found);
+  const live = isLive(found);
   if (!expected) return live ? 'extra' : 'match';
   if (!live) return 'missing';
-  return fingerprint(expected) === fingerprint(live) ? 'match' : 'different';
+  return sameUserAttributes(expected, found) ? 'match' : 'different';
 }

@@ -25,6 +25,7 @@ import type { Row } from '../types';
 import { CursorError } from '../backfill/errors';
 import { compareItems } from './fingerprint';
 import { recheck, type Suspect } from './recheck';
+import { scanStrategy } from './scan-strategy';
 import { MismatchLog, type VerifyCountsFull, type VerifyReport } from './report';
 import { lookupRows, readChunk } from './source';
 import { batchGet, itemKeyText, scanSourcePage } from './target';
@@ -72,6 +73,12 @@ export interface VerifyOptions {
   readonly gtidDomain?: number;
   /** Suspects kept before a recheck round is forced (bounds memory). */
   readonly maxSuspects?: number;
+  /**
+   * `lookup`: source walk + a point read per row + extras scan (resumable, sliceable; the only one for `sampled`).
+   * `scan`: one Scan of the target + bucket sums (./scan-strategy.ts; one pass, as fast as reading both sides).
+   * `auto` (default): `scan` for a full run from the start, `lookup` otherwise.
+   */
+  readonly strategy?: 'auto' | 'lookup' | 'scan';
 }
 
 interface VerifyCursor {
@@ -147,6 +154,10 @@ export async function runVerify(deps: VerifyDeps, o: VerifyOptions): Promise<Ver
     }
   };
 
+  // Rechecks triggered from concurrent segments run one at a time on the recheck connection.
+  let flushing: Promise<void> = Promise.resolve();
+  const flushOnce = (): Promise<void> => (flushing = flushing.then(flush));
+
   const progress = (stoppedBy: VerifyRunProgress['stoppedBy']): VerifyRunProgress => {
     const done = cur.phase === 'done';
     const report: VerifyReport = {
@@ -167,6 +178,29 @@ export async function runVerify(deps: VerifyDeps, o: VerifyOptions): Promise<Ver
   };
 
   try {
+    const strategy = o.strategy === 'scan' || (o.strategy !== 'lookup' && o.mode === 'full' && !o.cursor) ? 'scan' : 'lookup';
+    if (strategy === 'scan') {
+      if (o.mode === 'sampled') throw new CursorError('the scan strategy checks everything; use lookup for sampled runs', '');
+      const seen = new Set<string>();
+      const bad = await scanStrategy({
+        pool: deps.pool, client: deps.client, mapping: m, spec, keyNames, segments: Math.max(1, o.scanSegments ?? 4),
+        chunkRows: o.chunkRows ?? 1_000, concurrency: o.concurrency, domain: o.gtidDomain, counts,
+        aborted: () => deps.signal?.aborted === true,
+        suspect: async (x) => {
+          const k = itemKeyText(x.itemKey, keyNames);
+          if (seen.has(k)) return;
+          seen.add(k);
+          suspects.push(x);
+          if (suspects.length >= (o.maxSuspects ?? 2_000)) await flushOnce();
+        },
+      });
+      await flushOnce();
+      rowsThisRun = counts.rowsCompared;
+      deps.log?.('verify scan strategy finished', { table: id, disagreeingBuckets: bad });
+      if (!deps.signal?.aborted) cur = { v: 1, table: id, phase: 'done', after: null };
+      return progress(deps.signal?.aborted ? 'cancelled' : 'done');
+    }
+
     // Phase 1: source walk (prefetching the next chunk while the current one is compared).
     const chunkRows = o.chunkRows ?? 1_000;
     const read = (after: KeyValues | null): ReturnType<typeof readChunk> => readChunk(walkConn, spec, { after, through: null }, chunkRows, o.gtidDomain);
@@ -236,9 +270,6 @@ export async function runVerify(deps: VerifyDeps, o: VerifyOptions): Promise<Ver
         conn.release();
       }
     };
-    // Rechecks triggered from concurrent segments run one at a time on the shared connection.
-    let flushing: Promise<void> = Promise.resolve();
-    const flushOnce = (): Promise<void> => (flushing = flushing.then(flush));
     if (cur.phase === 'extras') {
       await Promise.all(Array.from({ length: scanned }, (_, s) => scanSegment(s)));
       await flushOnce();

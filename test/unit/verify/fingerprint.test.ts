@@ -40,3 +40,18 @@ test('plain keys round-trip; sampling is deterministic and roughly uniform', () 
   expect(n).toBeGreaterThan(800);
   expect(n).toBeLessThan(1200);
 });
+
+test('the fast comparison agrees with fingerprint equality', () => {
+  const base = { pk: { S: 'a' }, n: { N: '1.50' }, b: { BOOL: true }, l: { L: [{ N: '1' }] }, _v: { N: '1' } };
+  const variants = [
+    { ...base },
+    { ...base, n: { N: '1.5' } },
+    { ...base, n: { N: '1.6' } },
+    { ...base, b: { BOOL: false } },
+    { ...base, l: { L: [{ N: '1.0' }] } },
+    { ...base, extra: { NULL: true } },
+    { pk: { S: 'a' }, n: { N: '1.5' }, b: { BOOL: true }, l: { L: [{ N: '1' }] } },
+    { pk: { S: 'a' }, n: { S: '1.5' }, b: { BOOL: true }, l: { L: [{ N: '1' }] } },
+  ];
+  for (const x of variants) for (const y of variants) expect(compareItems(x, y) === 'match').toBe(fingerprint(x) === fingerprint(y));
+});
