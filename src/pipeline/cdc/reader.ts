@@ -345,6 +345,7 @@ export class BinlogCdcReader {
   private ackEmptyHead(): void {
     while (this.queue.length && this.queue[0].sent >= this.queue[0].messages.length) {
       const tx = this.queue.shift()!;
+      if (tx.partial) continue; // a leading chunk: the transaction is not complete, the checkpoint stays
       this.acked = { ...(tx.gtid ? { gtid: tx.gtid } : {}), file: tx.file, pos: tx.pos };
       this.lastCommitTime = tx.commitTime;
       for (const [table, c] of Object.entries(tx.counts)) {

@@ -3,8 +3,9 @@
  *
  * Invariants:
  *   - A transaction starts at a MariaDB GTID event and ends at its XID (InnoDB), at a COMMIT query (non-transactional
- *     engines) or at its DDL statement. Only whole transactions are emitted, in binlog order, each with the binlog
- *     coordinate after it, so a checkpoint taken after one never points inside a transaction.
+ *     engines) or at its DDL statement. Transactions are emitted in binlog order, each with the binlog coordinate
+ *     after it, so a checkpoint taken after one never points inside a transaction. A large transaction is emitted as
+ *     leading `partial` chunks (memory stays bounded) and a final chunk; only the final chunk carries a position.
  *   - rowIndex counts every row of every rows event of the transaction, of every table, filtered or not, so a replay
  *     from any checkpoint reproduces the same versions: version = seq × ROW_SPAN + rowIndex (../version.ts).
  *   - Only configured tables produce messages. An UPDATE that changes the primary key becomes a delete of the old
@@ -37,6 +38,11 @@ export interface SourceTransaction {
   readonly messages: OutMessage[];
   /** Per "schema.table": operation counts of the messages. */
   readonly counts: Record<string, Partial<Record<CdcOperation | 'ddl', number>>>;
+  /**
+   * True for a leading chunk of a large transaction, emitted before its commit to bound memory: publishing it must not
+   * move the checkpoint (only the final chunk, which carries the position and all counts, does).
+   */
+  readonly partial?: boolean;
 }
 
 /** Column metadata per table, refreshed on DDL. */
@@ -85,6 +91,8 @@ export class TransactionAssembler {
       readonly currentFile: () => string;
       /** Transactions committed before this epoch second publish nothing (start from a timestamp). */
       readonly skipBefore?: number;
+      /** Emit a large transaction in chunks of this many messages (default 5000); see SourceTransaction.partial. */
+      readonly chunkMessages?: number;
     },
   ) {
     this.included = new Set(opts.tables.map((t) => `${t.database}.${t.table}`));
@@ -109,7 +117,7 @@ export class TransactionAssembler {
       case 'updaterows':
       case 'deleterows':
         await this.rows(e, name);
-        return undefined;
+        return this.flushLarge();
       case 'tablemap':
         if (Array.isArray(e.primaryKey)) this.primaryKeys.set(e.tableId as number, e.primaryKey as number[]);
         return undefined;
@@ -120,6 +128,15 @@ export class TransactionAssembler {
       default:
         return undefined;
     }
+  }
+
+  /** A leading chunk of the open transaction once it holds `chunkMessages` messages. */
+  private flushLarge(): SourceTransaction | undefined {
+    const t = this.open;
+    if (!t || t.messages.length < (this.opts.chunkMessages ?? 5000)) return undefined;
+    const messages = t.messages;
+    t.messages = [];
+    return { gtid: t.gtid, seq: t.seq, file: this.opts.currentFile(), pos: 0, commitTime: t.commitTime, messages, counts: {}, partial: true };
   }
 
   private skip(t: Open): boolean {

@@ -94,4 +94,12 @@ describe('TransactionAssembler', () => {
     expect(tx.messages.map((m) => m.key)).toEqual(['[5]']);
     expect(remembered[0].map((c) => [c.name, c.dataType, c.pkPosition])).toEqual([['id', 'int', 1], ['name', 'varchar', null]]);
   });
+
+  it('emits a large transaction as partial chunks, the final one carrying the position and every count', async () => {
+    const rows = Array.from({ length: 5 }, (_, i) => ({ id: i, name: 'n' }));
+    const txs = await feed(assembler({ chunkMessages: 2 }), [gtid(13), ev('writerows', { tableId: 1, rows: rows.slice(0, 3) }), ev('writerows', { tableId: 1, rows: rows.slice(3) }), ev('xid', { nextPosition: 900 })]);
+    expect(txs.map((t) => [t.partial ?? false, t.messages.length, t.pos])).toEqual([[true, 3, 0], [true, 2, 0], [false, 0, 900]]);
+    expect(txs[2].counts).toEqual({ 'app.users': { insert: 5 } });
+    expect(txs[0].counts).toEqual({});
+  });
 });
