@@ -186,9 +186,12 @@ test('backfill under churn with kills converges; verification finds 0 mismatches
     // Verify while the writers are still running: in-flight changes must not be reported.
     const common = { schema: db, table: 'accounts', chunkRows: 500, recheckTimeoutMs: 20_000 };
     const vdeps = { pool, client, mapping, appliedThrough };
-    const underChurn = await runVerify(vdeps, { ...common, mode: 'full', mismatchFile: path.join(dir, 'churn.jsonl') });
-    expect(underChurn.counts).toMatchObject({ missing: 0, extra: 0, different: 0 });
-    expect(underChurn.report.mismatches).toEqual([]);
+    // Both strategies: the scan (bucket sums) and the lookup (point reads), each under churn.
+    for (const strategy of ['scan', 'lookup'] as const) {
+      const underChurn = await runVerify(vdeps, { ...common, mode: 'full', strategy, mismatchFile: path.join(dir, `churn-${strategy}.jsonl`) });
+      expect(underChurn.counts).toMatchObject({ missing: 0, extra: 0, different: 0 });
+      expect(underChurn.report.mismatches).toEqual([]);
+    }
     const ops = await writers.stop();
     expect(ops).toBeGreaterThan(300);
 
