@@ -387,7 +387,8 @@ export class BinlogCdcReader {
         }
         if (this.fatal) return;
         const finished = this.stopping && (this.queue.length === 0 || Date.now() > this.drainDeadline);
-        if (finished) this.state = 'stopped';
+        // Stopped by the operator → stopped; stopped because this process is shutting down → waiting for a reader.
+        if (finished) this.state = (await this.deps.store.get(this.opts.cdcId))?.desired === 'stopped' ? 'stopped' : 'starting';
         // Save on any change; otherwise only to renew the lease (each save is a write the binlog may carry).
         const snapshot = JSON.stringify([this.acked, this.counts, this.state, this.kafkaError]);
         if (finished || snapshot !== lastSnapshot || Date.now() - lastSaved > this.ttl / 3) {
