@@ -6,6 +6,7 @@
 import * as os from 'node:os';
 import type { BenchFigure } from './types';
 
+/** One module's figures (or its error), time and the process's peak RSS after it. */
 export interface AreaResult {
   readonly area: string;
   readonly figures: readonly BenchFigure[];
@@ -15,6 +16,7 @@ export interface AreaResult {
   readonly error?: string;
 }
 
+/** The machine a run happened on. */
 export interface Machine {
   readonly cpuModel: string;
   readonly cores: number;

@@ -12,6 +12,7 @@ import { createMysqlPool } from '../../src/infra/mysql';
 import { batchWriteIngest, latencies, p50p99, sampleItem, scratchTable, throughput } from './harness-baselines';
 import type { BenchContext, BenchFigure } from './types';
 
+/** Measures the raw store baselines; creates and drops its own DynamoDB table and MySQL database. */
 export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
   loadStackEnv();
   const n = Math.max(500, Math.round(20_000 * ctx.scale));

@@ -9,6 +9,7 @@ import { Chart, registerables, type ChartConfiguration, type Plugin } from 'char
 Chart.register(...registerables);
 Chart.defaults.font.family = 'DejaVu Sans, Liberation Sans, Arial, sans-serif';
 
+/** One line of a panel; null y values leave a gap. */
 export interface Series {
   readonly label: string;
   readonly points: readonly { readonly t: number; readonly y: number | null }[];
@@ -16,6 +17,7 @@ export interface Series {
   readonly dashed?: boolean;
 }
 
+/** One chart of the stacked image. */
 export interface Panel {
   readonly title: string;
   readonly yLabel: string;

@@ -16,6 +16,7 @@ export type StatusSource = () => Promise<readonly MigrationStatus[]>;
 
 const TERMINAL = new Set(['complete', 'aborted', 'failed']);
 
+/** Samples migration statuses into the report's phases, lag and verification; never throws on a failed poll. */
 export class MigrationMonitor {
   private readonly sampled = new Map<string, PhaseSpan[]>();
   private readonly latest = new Map<string, MigrationStatus>();

@@ -15,6 +15,7 @@ import { migrationPlanWorkflow } from '../../src/workflows/migration-plan';
 import { DEMO_TABLES } from './schema';
 import type { StatusSource } from './monitor';
 
+/** The knobs of the demo plan. */
 export interface DemoPlanOptions {
   readonly database: string;
   readonly runId: string;

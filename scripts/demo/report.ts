@@ -27,6 +27,7 @@ export interface LagPoint {
   readonly etlLagMs?: number | null;
 }
 
+/** One table's verification outcome as the report shows it. */
 export interface VerificationResult {
   readonly table: string;
   readonly ok: boolean;
@@ -45,6 +46,7 @@ export interface WindowStats {
   readonly write: LatencySummary;
 }
 
+/** The part of the checker's report the demo report carries. */
 export interface CheckSummary {
   readonly passed: boolean;
   readonly lostWrites: number;
@@ -56,6 +58,7 @@ export interface CheckSummary {
   readonly report?: string;
 }
 
+/** Everything the demo report shows; written whole to report.json. */
 export interface DemoReportInput {
   readonly title: string;
   readonly startedAt: string;

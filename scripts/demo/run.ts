@@ -31,6 +31,7 @@ import { DEMO_DATABASE, DEMO_KEYS, DEMO_TABLES } from './schema';
 import { seedDemo } from './seed';
 import { DEMO_DYNAMO_TABLES, demoCheckedTables, demoLoadTables } from './workload';
 
+/** How the demo runs (see scripts/demo.ts for the command-line flags). */
 export interface DemoOptions {
   readonly rows: number;
   readonly instances: number;
@@ -56,6 +57,7 @@ export const NOT_YET = [
   'the migration plan was not started (run with --migrate once src/workers/activities.ts registers the migration activities): the load ran against the source only, so there are no phase, lag or verification figures',
 ];
 
+/** The verdict and the files written. */
 export interface DemoResult {
   readonly verdict: 'PASSED' | 'FAILED' | 'INCOMPLETE';
   readonly files: { json: string; markdown: string; png: string; check: string };

@@ -19,6 +19,7 @@ import type { Row } from '../../src/pipeline/types';
 /** The demo database (the mapping file's sources are `cutover_demo.<table>`). */
 export const DEMO_DATABASE = 'cutover_demo';
 
+/** CREATE TABLE statements of the demo tables (MariaDB/MySQL). */
 export const DEMO_DDL: Readonly<Record<DemoTable, string>> = {
   users: `CREATE TABLE users (
     id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
@@ -59,8 +60,11 @@ export const DEMO_DDL: Readonly<Record<DemoTable, string>> = {
   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 };
 
+/** A demo table name. */
 export type DemoTable = 'users' | 'orders' | 'order_items' | 'attachments';
+/** The demo tables in seeding and migration order. */
 export const DEMO_TABLES: readonly DemoTable[] = ['users', 'orders', 'order_items', 'attachments'];
+/** Primary-key columns of each demo table, in key order. */
 export const DEMO_KEYS: Readonly<Record<DemoTable, readonly string[]>> = { users: ['id'], orders: ['id'], order_items: ['order_id', 'line_no'], attachments: ['id'] };
 
 /** How many rows of each table a seed of `total` rows has (20% users, 30% orders, 45% order items, 5% attachments). */

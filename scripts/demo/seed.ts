@@ -12,6 +12,7 @@ import { seededRandom } from '../../src/loadgen/generator';
 import type { ColumnValue } from '../../src/pipeline/types';
 import { DEMO_DATABASE, DEMO_DDL, DEMO_TABLES, demoKey, demoRow, tableSizes, type DemoTable } from './schema';
 
+/** Where and how much to seed. */
 export interface SeedOptions {
   readonly database?: string;
   /** Total rows over all tables (default 100 000). */
@@ -22,6 +23,7 @@ export interface SeedOptions {
   onProgress?(table: DemoTable, done: number, of: number): void;
 }
 
+/** Rows seeded per table and the time it took. */
 export interface SeedResult {
   readonly database: string;
   readonly rows: Record<DemoTable, number>;

@@ -27,6 +27,7 @@ export interface CheckedTable {
   readonly dynamo?: DynamoTableRef;
 }
 
+/** What the checker reads: the tables (how to find them), the stores to read, and how strict to be. */
 export interface CheckOptions {
   readonly tables: readonly CheckedTable[];
   readonly mysql?: Pool;
@@ -39,6 +40,7 @@ export interface CheckOptions {
   readonly failOnStaleReads?: boolean;
 }
 
+/** One key that failed, with what each store held and every violation found. */
 export interface KeyViolations {
   readonly table: string;
   readonly key: LogRow;
@@ -46,6 +48,7 @@ export interface KeyViolations {
   readonly violations: readonly Violation[];
 }
 
+/** The verdict: `passed` is true exactly when no key has a violation; `keys` lists only failing keys. */
 export interface CheckReport {
   readonly passed: boolean;
   readonly generatedAt: string;

@@ -39,6 +39,7 @@ export interface ReadOp {
   readonly token?: string;
 }
 
+/** Everything the logs say about one key: its writes (incl. indeterminate ones) and acknowledged reads. */
 export interface KeyHistory {
   readonly table: string;
   readonly key: LogRow;
@@ -46,6 +47,7 @@ export interface KeyHistory {
   readonly reads: ReadOp[];
 }
 
+/** Request outcomes of one kind. */
 export interface KindTotals {
   ok: number;
   failed: number;
@@ -53,6 +55,7 @@ export interface KindTotals {
   unfinished: number;
 }
 
+/** Request outcomes over all logs; `acknowledgedWrites` counts writes answered ok (applied or not). */
 export interface RequestTotals {
   readonly byKind: Record<'read' | 'insert' | 'update' | 'delete', KindTotals>;
   ok: number;
@@ -69,6 +72,7 @@ export interface SourcedRecord {
   readonly line: number;
 }
 
+/** Per-table, per-key histories and the request totals of a set of logs. */
 export interface Histories {
   /** table → key string → history (keys that were written at least once, or read). */
   readonly tables: Map<string, Map<string, KeyHistory>>;

@@ -32,6 +32,7 @@ export type ObservedState =
       readonly partial?: boolean;
     };
 
+/** What went wrong for a key (see the module comment and ./reads.ts). */
 export type ViolationKind = 'lost-write' | 'resurrected-delete' | 'unknown-value' | 'stores-disagree' | 'phantom-read' | 'stale-read';
 
 /** A reference to a logged write, for evidence. */
@@ -46,6 +47,7 @@ export interface WriteRef {
   readonly token?: string;
 }
 
+/** One violation with its evidence: the write that produced the state and the writes it contradicts. */
 export interface Violation {
   readonly kind: ViolationKind;
   /** The store whose state is wrong ("mysql", "dynamodb"); absent for stores-disagree and reads. */
@@ -58,6 +60,7 @@ export interface Violation {
   readonly differingColumns?: readonly string[];
 }
 
+/** How to treat the state before the logs began. */
 export interface JudgeOptions {
   /** What the key held before the log: 'unknown' allows any unlogged value or absence; 'absent' allows only absence. */
   readonly initial: 'unknown' | 'absent';

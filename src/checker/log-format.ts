@@ -22,6 +22,7 @@ export type LogValue = string | number | null | { readonly $b64: string };
 /** A row, or a primary key, in the canonical encoding. */
 export type LogRow = Readonly<Record<string, LogValue>>;
 
+/** The four request kinds the load generator issues. */
 export type OpKind = 'read' | 'insert' | 'update' | 'delete';
 
 const value = z.union([z.string(), z.number(), z.null(), z.object({ $b64: z.string() }).strict()]);
@@ -55,10 +56,14 @@ export const completeRecordSchema = z
   })
   .strict();
 
+/** Any log line (invoke or complete), validated. */
 export const opRecordSchema = z.discriminatedUnion('phase', [invokeRecordSchema, completeRecordSchema]);
 
+/** A write about to be sent. */
 export type InvokeRecord = z.infer<typeof invokeRecordSchema>;
+/** A request answered (or failed). */
 export type CompleteRecord = z.infer<typeof completeRecordSchema>;
+/** Any log line. */
 export type OpRecord = z.infer<typeof opRecordSchema>;
 
 /** The high-resolution clock every log line uses: epoch milliseconds with fractions. */

@@ -13,6 +13,7 @@
 import type { KeyHistory, ReadOp, WriteOp } from './history';
 import type { JudgeOptions } from './judge';
 
+/** ok, stale (saw an overwritten value) or phantom (saw a value no write could have produced yet). */
 export type ReadVerdict = 'ok' | 'stale' | 'phantom';
 
 /** The verdict for one read of key history `h`. */
@@ -29,6 +30,7 @@ export function judgeRead(h: KeyHistory, r: ReadOp, opts: JudgeOptions): ReadVer
   return ends.every(overwritten) ? 'stale' : 'ok';
 }
 
+/** Reads judged, and how many were stale or phantom. */
 export interface ReadTotals {
   checked: number;
   stale: number;

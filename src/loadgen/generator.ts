@@ -28,8 +28,10 @@ export interface LoadTable {
   readonly weight?: number;
 }
 
+/** Relative weights of the request kinds (need not sum to 1). */
 export type Mix = Readonly<Record<OpKind, number>>;
 
+/** A bounded load run: who, what, how fast, how long, where the logs go. */
 export interface LoadOptions {
   readonly runId: string;
   readonly instances: number;
@@ -52,6 +54,7 @@ export interface LoadOptions {
   onComplete?(record: CompleteRecord): void;
 }
 
+/** What a run did: log files, outcome counts, latency percentiles (hdr) and the full metrics. */
 export interface LoadSummary {
   readonly logFiles: string[];
   readonly requests: number;

@@ -10,6 +10,7 @@ export function latencyHistogram(): hdr.Histogram {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
 }
 
+/** Percentiles of one histogram, in milliseconds (0 when empty). */
 export interface LatencySummary {
   readonly count: number;
   readonly p50Ms: number;
