@@ -29,13 +29,15 @@ async function main(): Promise<void> {
     .option('--create-target', 'create missing target tables from the mapping')
     .option('--max-write-rate <n>', 'items per second this process never exceeds', num)
     .option('--concurrency <n>', 'partitions applied concurrently', num, 4)
+    .option('--session-timeout <ms>', 'Kafka group session timeout (a dead member is noticed after this)', num, 30_000)
+    .option('--max-events-per-apply <n>', 'events per apply-and-commit step', num, 5000)
     .option('--lease-ms <n>', 'partition lease duration', num, DEFAULT_LEASE.durationMs)
     .option('--lease-margin-ms <n>', 'blind writes stop this long before the lease expires', num, DEFAULT_LEASE.marginMs)
     .option('--max-dlq <n>', 'stop after this many dead letters', num)
     .option('--max-dlq-rate <f>', 'stop when this fraction of recent events is dead-lettered', num, 0.5)
     .option('--quiet', 'no progress lines')
     .parse(process.argv)
-    .opts<{ mapping: string; topic: string; group: string; dlqTopic?: string; controlTable: string; initialMode: 'exclusive' | 'shared'; createTarget?: boolean; maxWriteRate?: number; concurrency: number; leaseMs: number; leaseMarginMs: number; maxDlq?: number; maxDlqRate: number; quiet?: boolean }>();
+    .opts<{ mapping: string; topic: string; group: string; dlqTopic?: string; controlTable: string; initialMode: 'exclusive' | 'shared'; createTarget?: boolean; maxWriteRate?: number; concurrency: number; maxEventsPerApply: number; sessionTimeout: number; leaseMs: number; leaseMarginMs: number; maxDlq?: number; maxDlqRate: number; quiet?: boolean }>();
 
   const client = createDynamoClient();
   const mappings = loadMappingFile(o.mapping);
@@ -57,6 +59,9 @@ async function main(): Promise<void> {
     freshTarget: fresh,
     maxWriteRate: o.maxWriteRate,
     partitionsConsumedConcurrently: o.concurrency,
+    maxEventsPerApply: o.maxEventsPerApply,
+    sessionTimeout: o.sessionTimeout,
+    heartbeatInterval: Math.min(3_000, Math.floor(o.sessionTimeout / 3)),
     dlq: { maxEvents: o.maxDlq, maxRate: o.maxDlqRate },
     log: (msg) => console.error(JSON.stringify({ msg, member: consumer.member })),
   });
