@@ -18,6 +18,7 @@ import type * as mysql from 'mysql2/promise';
 import type { BackfillProgress, StoppedBy } from '../../shared/activity-contract';
 import { readColumns, rowFromMysql2 } from '../row/codec';
 import type { CdcEvent, Row } from '../types';
+import { BackfillOrderError } from './errors';
 import { decodeCursor, encodeCursor, initialRanges, type BackfillCursorState, type RangeState } from './cursor';
 import { chunkQuery, countQuery, ESTIMATE_QUERY, keyAtOffsetQuery, keyOfRow, tableSpec, type KeyValues, type TableSpec } from './keyset';
 import { Backoff, ChunkSizer, RateLimiter, sleep } from './pacing';
@@ -60,6 +61,8 @@ export interface BackfillOptions {
   readonly rowsCopiedBefore?: number;
   /** GTID domain of the migrated tables when the binlog has several. */
   readonly gtidDomain?: number;
+  /** GTID seq CDC publishes from; a chunk whose snapshot is older is refused (BackfillOrderError). */
+  readonly cdcStartSeq?: string;
 }
 
 /** BackfillProgress (the activity contract) plus what the CLI shows. */
@@ -197,6 +200,7 @@ export async function runBackfill(deps: BackfillDeps, o: BackfillOptions): Promi
         const limit = sizer.next;
         const t0 = Date.now();
         const { pos, result } = await inSnapshot(conn, async () => (await conn.query(chunkQuery(spec, range, limit)))[0] as Record<string, unknown>[], o.gtidDomain);
+        if (o.cdcStartSeq !== undefined && BigInt(pos.seq) < BigInt(o.cdcStartSeq)) throw new BackfillOrderError(pos.seq, o.cdcStartSeq);
         const rows: Row[] = result.map((r) => rowFromMysql2(spec.columns, r));
         if (rows.length) {
           const events: CdcEvent[] = rows.map((data) => ({ operation: 'load', schema: o.schema, table: o.table, data, version: pos.version }));

@@ -32,3 +32,16 @@ export class CursorError extends CutoverError {
     super(`bad backfill/verify cursor: ${message}`);
   }
 }
+
+/**
+ * A chunk's snapshot is older than the position CDC publishes from: changes between the two would be in neither the
+ * load nor the topic. Start CDC before the backfill (docs/design.md, "Backfill", rule 1).
+ */
+export class BackfillOrderError extends CutoverError {
+  constructor(
+    readonly snapshotSeq: string,
+    readonly cdcStartSeq: string,
+  ) {
+    super(`backfill snapshot at GTID seq ${snapshotSeq} is older than the CDC start at seq ${cdcStartSeq}: start CDC before the backfill`);
+  }
+}

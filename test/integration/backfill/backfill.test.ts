@@ -5,7 +5,7 @@
  */
 import type * as mysql from 'mysql2/promise';
 import { runBackfill, type BackfillRunProgress } from '../../../src/pipeline/backfill/backfill';
-import { BackfillConfigError } from '../../../src/pipeline/backfill/errors';
+import { BackfillConfigError, BackfillOrderError } from '../../../src/pipeline/backfill/errors';
 import { MemorySink } from '../../../src/pipeline/backfill/sink';
 import { createSourcePool } from '../../../src/pipeline/backfill/source-pool';
 import { versionSeq, ROW_SPAN } from '../../../src/pipeline/version';
@@ -99,4 +99,8 @@ test('pause and CDC lag hold the copy between chunks; throttles are counted', as
 test('a table without a primary key is refused before anything is read', async () => {
   await expect(runBackfill({ pool, sink: new MemorySink() }, { schema: db, table: 'nopk' })).rejects.toThrow(BackfillConfigError);
   await expect(runBackfill({ pool, sink: new MemorySink() }, { schema: db, table: 'nopk' })).rejects.toThrow(/no primary key/);
+});
+
+test('a snapshot older than the CDC start position is refused (CDC must start first)', async () => {
+  await expect(runBackfill({ pool, sink: new MemorySink() }, { schema: db, table: 't', cdcStartSeq: '999999999999' })).rejects.toThrow(BackfillOrderError);
 });

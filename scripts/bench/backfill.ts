@@ -1,0 +1,191 @@
+/**
+ * Backfill benchmark, all in one run on the local stack:
+ *  - end to end: snapshot chunk reads → DMS `load` records on the topic (acks=all) → the real ETL consumer applying
+ *    them to DynamoDB (exclusive mode, fresh target: the mode the migration runs the backfill in), timed from the
+ *    first read until every load is applied, beside raw BatchWriteItem ingest of the very same items (goal ≥ 0.85);
+ *  - publish only (reads + encode + acks=all), beside the same raw ingest;
+ *  - peak memory (heap + buffers growth while copying, publish only, garbage collected after each chunk) at 1M rows
+ *    beside 100k rows (goal: flat); with --scale < 1, at 100k beside 10k.
+ */
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import type { Kafka } from 'kafkajs';
+import { createDynamoClient } from '../../src/infra/dynamodb';
+import { loadStackEnv } from '../../src/infra/env';
+import { createKafka } from '../../src/infra/kafka';
+import { runBackfill } from '../../src/pipeline/backfill/backfill';
+import { KafkaLoadSink } from '../../src/pipeline/backfill/kafka-sink';
+import { keyOfRow, tableSpec, type KeyValues } from '../../src/pipeline/backfill/keyset';
+import { createSourcePool } from '../../src/pipeline/backfill/source-pool';
+import { ControlStore } from '../../src/pipeline/consumer/control';
+import { EtlConsumer } from '../../src/pipeline/consumer/consumer';
+import { readColumns } from '../../src/pipeline/row/codec';
+import { ensureTargetTable } from '../../src/pipeline/target/table';
+import { compileMapping } from '../../src/pipeline/transform/mapping';
+import { loadVersion } from '../../src/pipeline/version';
+import { readChunk } from '../../src/pipeline/verify/source';
+import type { Item } from '../../src/pipeline/item';
+import { batchWriteIngest, scratchTable } from './harness-baselines';
+import type { BenchContext, BenchFigure } from './types';
+
+const PARTITIONS = 6;
+
+async function withAdmin<T>(kafka: Kafka, fn: (admin: ReturnType<Kafka['admin']>) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** A forced full GC (V8's gc exposed at run time), so sampled peaks are live data, not uncollected garbage. */
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+/**
+ * Peak growth (MB) of heap + array buffers while `fn` runs, sampled every 20 ms; `fn` gets a hook to call after
+ * each chunk that collects garbage, so the peak is what one chunk in flight holds.
+ */
+async function peakMemory(fn: (afterChunk: () => void) => Promise<unknown>): Promise<number> {
+  const used = (): number => {
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
+  gc();
+  const base = used();
+  let peak = base;
+  const t = setInterval(() => (peak = Math.max(peak, used())), 20);
+  try {
+    await fn(gc);
+  } finally {
+    clearInterval(t);
+  }
+  return Math.max(0, peak - base) / 2 ** 20;
+}
+
+export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
+  loadStackEnv();
+  const e2eRows = Math.max(5_000, Math.round(30_000 * ctx.scale));
+  const [memSmall, memLarge] = ctx.scale >= 1 ? [100_000, 1_000_000] : [10_000, 100_000];
+  const maxRows = Math.max(e2eRows, memLarge);
+  const suffix = `${process.pid}_${Date.now().toString(36)}`;
+  const db = `bench_backfill_${suffix}`;
+  const pool = createSourcePool({ connectionLimit: 8 });
+  const client = createDynamoClient();
+  const kafka = createKafka(`bench-backfill-${suffix}`);
+  const topics = [`bench_bf_${suffix}`, `bench_bf_pub_${suffix}`, `bench_bf_mem_${suffix}`];
+  const target = `bench_bf_${suffix}`;
+  const control = `bench_bf_ctl_${suffix}`;
+  let dropRaw: (() => Promise<void>) | undefined;
+  try {
+    await pool.query(`CREATE DATABASE ${db}`);
+    await pool.query(`CREATE TABLE ${db}.orders (id BIGINT PRIMARY KEY, email VARCHAR(191), total DECIMAL(12,2), status VARCHAR(16), created_at DATETIME(6))`);
+    ctx.log(`seeding ${maxRows} rows`);
+    for (let i = 0; i < maxRows; i += 100_000) {
+      await pool.query(`INSERT INTO ${db}.orders SELECT seq, CONCAT('user', seq, '@example.com'), seq / 100, ELT(1 + seq % 3, 'new', 'paid', 'shipped'), '2026-11-25 08:00:00.123456' FROM ${db}.seq_${i + 1}_to_${Math.min(maxRows, i + 100_000)}`);
+    }
+    await pool.query(`CREATE TABLE ${db}.e2e LIKE ${db}.orders`);
+    await pool.query(`INSERT INTO ${db}.e2e SELECT * FROM ${db}.orders WHERE id <= ${e2eRows}`);
+    await pool.query(`ANALYZE TABLE ${db}.orders, ${db}.e2e`);
+    await withAdmin(kafka, (admin) => admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: PARTITIONS })) }));
+    const columns = await readColumns(pool, db, 'e2e');
+    const mapping = compileMapping({ source: `${db}.e2e`, target, partitionKey: { attribute: 'pk', template: 'ORDER#{id}' }, nulls: 'omit' }, columns);
+    await ensureTargetTable(client, [mapping], { create: true });
+
+    // Baseline: raw BatchWriteItem of the very same items.
+    const spec = tableSpec(db, 'e2e', columns);
+    const items: Item[] = [];
+    const conn = await pool.getConnection();
+    let after: KeyValues | null = null;
+    for (;;) {
+      const { pos, rows } = await readChunk(conn, spec, { after, through: null }, 10_000);
+      for (const r of rows) items.push({ ...mapping.toItem(r), _v: { N: loadVersion(pos.seq) }, _src: { S: mapping.sourceId } });
+      if (rows.length < 10_000) break;
+      after = keyOfRow(spec, rows[rows.length - 1]);
+    }
+    conn.release();
+    dropRaw = await scratchTable(client, `${target}_raw`);
+    ctx.log(`baseline: raw BatchWriteItem of ${items.length} items`);
+    const rawRate = await batchWriteIngest(client, `${target}_raw`, items, 8);
+    items.length = 0;
+
+    // End to end through Kafka and the real ETL consumer.
+    const etl = new EtlConsumer({ kafka, client, mappings: [mapping], topic: topics[0], group: `bench_bf_${suffix}`, control: new ControlStore(client, control), initialMode: 'exclusive', freshTarget: true, modePollMs: 500 });
+    const etlRun = etl.run();
+    await new Promise((r) => setTimeout(r, 3_000)); // group join
+    ctx.log(`end to end: backfill of ${e2eRows} rows through the topic and the ETL`);
+    const sink = await KafkaLoadSink.create(kafka, topics[0], ['id']);
+    const t0 = performance.now();
+    await runBackfill({ pool, sink }, { schema: db, table: 'e2e', parallelism: 2 });
+    const published = performance.now();
+    while (etl.progress().events < e2eRows) await new Promise((r) => setTimeout(r, 20));
+    const e2eSeconds = (performance.now() - t0) / 1000;
+    await sink.close();
+    await etl.stop();
+    await etlRun;
+
+    ctx.log('publish only');
+    const pubSink = await KafkaLoadSink.create(kafka, topics[1], ['id']);
+    const t1 = performance.now();
+    await runBackfill({ pool, sink: pubSink }, { schema: db, table: 'e2e', parallelism: 2 });
+    const pubSeconds = (performance.now() - t1) / 1000;
+    await pubSink.close();
+
+    ctx.log(`peak memory at ${memSmall} and ${memLarge} rows (publish only)`);
+    const memSink = await KafkaLoadSink.create(kafka, topics[2], ['id']);
+    await pool.query(`CREATE TABLE ${db}.small LIKE ${db}.orders`);
+    await pool.query(`INSERT INTO ${db}.small SELECT * FROM ${db}.orders WHERE id <= ${memSmall}`);
+    await pool.query(`CREATE TABLE ${db}.large LIKE ${db}.orders`);
+    await pool.query(`INSERT INTO ${db}.large SELECT * FROM ${db}.orders WHERE id <= ${memLarge}`);
+    await pool.query(`ANALYZE TABLE ${db}.small, ${db}.large`);
+    const small = await peakMemory((afterChunk) => runBackfill({ pool, sink: memSink, onProgress: afterChunk }, { schema: db, table: 'small', parallelism: 2 }));
+    const t2 = performance.now();
+    const large = await peakMemory((afterChunk) => runBackfill({ pool, sink: memSink, onProgress: afterChunk }, { schema: db, table: 'large', parallelism: 2 }));
+    const largeRate = memLarge / ((performance.now() - t2) / 1000);
+    await memSink.close();
+
+    return [
+      {
+        name: 'backfill end to end (reads → topic → ETL apply)',
+        value: e2eRows / e2eSeconds,
+        unit: 'rows/s',
+        baselineName: 'raw BatchWriteItem ingest of the same items',
+        baseline: rawRate,
+        higherIsBetter: true,
+        goalRatio: 0.85,
+        note: `${e2eRows} rows; all published after ${((published - t0) / 1000).toFixed(1)} s, all applied after ${e2eSeconds.toFixed(1)} s`,
+      },
+      {
+        name: 'backfill publish only (reads → topic, acks=all)',
+        value: e2eRows / pubSeconds,
+        unit: 'rows/s',
+        baselineName: 'raw BatchWriteItem ingest of the same items',
+        baseline: rawRate,
+        higherIsBetter: true,
+        note: `${e2eRows} rows; ${memLarge} rows published at ${Math.round(largeRate)} rows/s`,
+      },
+      {
+        name: `backfill peak memory growth, ${memLarge.toLocaleString('en-US')} rows`,
+        value: Math.round(large * 10) / 10,
+        unit: 'MB',
+        baselineName: `same at ${memSmall.toLocaleString('en-US')} rows`,
+        baseline: Math.round(small * 10) / 10,
+        higherIsBetter: false,
+        note: 'heap + buffers growth while copying (publish only, GC after each chunk); bounded by max chunk rows × parallelism, not by table size',
+      },
+    ];
+  } finally {
+    await withAdmin(kafka, async (admin) => {
+      const existing = await admin.listTopics();
+      await admin.deleteTopics({ topics: existing.filter((t) => topics.some((x) => t === x || t === `${x}.dlq`)) }).catch(() => undefined);
+    }).catch(() => undefined);
+    for (const t of [target, control]) await client.send(new DeleteTableCommand({ TableName: t })).catch(() => undefined);
+    await dropRaw?.();
+    await pool.query(`DROP DATABASE IF EXISTS ${db}`).catch(() => undefined);
+    await pool.end();
+    client.destroy();
+  }
+}
