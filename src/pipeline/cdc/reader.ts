@@ -21,6 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { readColumns, type ColumnInfo, type Queryable } from '../row/codec';
 import { CheckpointStore, formatPosition, type CdcTaskRecord, type SourcePosition, type TableOpCounts, type TaskState } from './checkpoint';
 import { BinlogPurgedError, CdcLeaseLostError, CdcStateError, KafkaUnavailableError } from './errors';
+import { locateGtidBefore } from './locate';
 import { TransactionAssembler, type SourceTransaction } from './transactions';
 import { createZongJi, type ZongJi } from './zongji';
 
@@ -57,6 +58,8 @@ export interface CdcReaderOptions {
   readonly maxPendingMessages?: number;
   readonly drainTimeoutMs?: number;
   readonly retry?: { readonly initialMs: number; readonly maxMs: number };
+  /** Start from a timestamp: how far before it the binlog search starts (default 60 s; binlog times are approximate). */
+  readonly timestampMarginSeconds?: number;
   readonly onProgress?: (p: CdcProgress) => void;
   /** Called after Kafka acknowledged a batch, with its messages (for latency measurement and tests). */
   readonly onAck?: (messages: readonly { readonly key: string | null; readonly value: string }[]) => void;
@@ -211,6 +214,9 @@ export class BinlogCdcReader {
     if (p?.file) return { opts: { filename: p.file, position: p.pos ?? 4 } };
     const start = rec.config.start;
     if (start.kind === 'timestamp') {
+      const skipBefore = Math.floor(Date.parse(start.at) / 1000);
+      const from = await locateGtidBefore(this.deps.db, skipBefore, { mysqlUrl: this.deps.mysqlUrl, marginSeconds: this.opts.timestampMarginSeconds });
+      if (from) return { opts: { gtidSet: from }, skipBefore };
       const [logs] = await this.deps.db.query('SHOW BINARY LOGS');
       const first = (logs as { Log_name: string }[])[0]?.Log_name;
       if (!first) throw new BinlogPurgedError(start.at, 'the server has no binary logs');

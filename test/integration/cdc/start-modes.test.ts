@@ -3,6 +3,7 @@
  * failure (a position the server no longer has), which must say so and ask for a re-snapshot.
  */
 import { BinlogPurgedError } from '../../../src/pipeline/cdc/errors';
+import { locateGtidBefore } from '../../../src/pipeline/cdc/locate';
 import { BinlogCdcReader } from '../../../src/pipeline/cdc/reader';
 import { BuiltinCdcSource, currentPosition } from '../../../src/pipeline/cdc/source';
 import { uniqueName } from '../../support/ids';
@@ -21,16 +22,33 @@ describe('CDC start modes', () => {
   afterAll(() => f.close());
 
   const run = (cdcId: string): { reader: BinlogCdcReader; done: Promise<unknown> } => {
-    const reader = new BinlogCdcReader({ db: f.pool, store: f.store, kafka: f.kafka }, { cdcId, leaseTtlMs: 5000, checkpointIntervalMs: 100 });
+    const reader = new BinlogCdcReader({ db: f.pool, store: f.store, kafka: f.kafka }, { cdcId, leaseTtlMs: 5000, checkpointIntervalMs: 100, timestampMarginSeconds: 5 });
     return { reader, done: reader.run() };
   };
 
+  const insert = async (id: number, note: string): Promise<bigint> => {
+    const conn = await f.pool.getConnection();
+    try {
+      await conn.query(`INSERT INTO ${f.db}.t VALUES (?, ?)`, [id, note]);
+      const [g] = await conn.query('SELECT @@last_gtid AS g');
+      return BigInt(String((g as { g: string }[])[0].g).split('-')[2]);
+    } finally {
+      conn.release();
+    }
+  };
+
   it('starts from a timestamp: earlier commits are skipped, later ones published', async () => {
-    await f.pool.query(`INSERT INTO ${f.db}.t VALUES (1, 'before')`);
+    const seqBefore = await insert(1, 'before');
     await new Promise((r) => setTimeout(r, 1100));
     const at = new Date(Math.ceil(Date.now() / 1000) * 1000).toISOString();
     await new Promise((r) => setTimeout(r, 1200));
-    await f.pool.query(`INSERT INTO ${f.db}.t VALUES (2, 'after')`);
+    const seqAfter = await insert(2, 'after');
+    // the binlog search lands between the two commits (no margin), without decoding the binlog
+    const located = await locateGtidBefore(f.pool, Date.parse(at) / 1000, { marginSeconds: 0 });
+    expect(located).toBeDefined();
+    const seq = BigInt(located!.split('-')[2]);
+    expect(seq).toBeGreaterThanOrEqual(seqBefore);
+    expect(seq).toBeLessThan(seqAfter);
     const topic = uniqueName('cdc_start_ts');
     const { cdcId, startPosition } = await source.start({ cdcId: uniqueName('ts'), tables: [{ database: f.db, table: 't' }], topic, partitions: 1, start: { kind: 'timestamp', at } });
     expect(startPosition).toBe(`timestamp ${at}`);
