@@ -153,6 +153,9 @@ function fixNegativeTime(s: string): string {
 type Source = 'select' | 'binlog';
 
 function convert(col: ColumnInfo, v: unknown, source: Source): ColumnValue {
+  // An ENUM holding the error value (index 0, '' in every SELECT; stored under a non-strict sql_mode) reaches zongji
+  // as an out-of-range index, which it decodes as undefined. NULLs are null on both paths.
+  if (v === undefined && source === 'binlog' && col.dataType === 'enum') return '';
   if (v === null || v === undefined) return null;
   const fail = (why: string): never => {
     throw new RowDecodeError(`${why} (${source} value of type ${typeof v}${v instanceof Date ? ' Date' : ''}, column type ${col.columnType})`, col.schema, col.table, col.name);

@@ -59,10 +59,19 @@ describe('canonical row codec: binlog path = SELECT path = expected, on real Mar
         await pool.query(`INSERT INTO ${db}.t (id, k2, ${colName(type)}) VALUES (${i}, 'k', ${literal})`);
       }
       await pool.query(`INSERT INTO ${db}.t (id, k2) VALUES (${CASES.length}, '')`);
+      // the ENUM error value '' (index 0), only storable under a non-strict sql_mode
+      const conn = await pool.getConnection();
+      try {
+        await conn.query("SET SESSION sql_mode = ''");
+        await conn.query(`INSERT INTO ${db}.t (id, k2, ${colName("ENUM('a','b,c','d')")}) VALUES (${CASES.length + 1}, 'k', 'not-a-member')`);
+      } finally {
+        await conn.query('SET SESSION sql_mode = DEFAULT');
+        conn.release();
+      }
       const deadline = Date.now() + 20_000;
-      while (binlogRows.length < CASES.length + 1 && Date.now() < deadline && errors.length === 0) await new Promise((r) => setTimeout(r, 50));
+      while (binlogRows.length < CASES.length + 2 && Date.now() < deadline && errors.length === 0) await new Promise((r) => setTimeout(r, 50));
       expect(errors).toEqual([]);
-      expect(binlogRows).toHaveLength(CASES.length + 1);
+      expect(binlogRows).toHaveLength(CASES.length + 2);
     } finally {
       zongji.stop();
     }
@@ -80,6 +89,7 @@ describe('canonical row codec: binlog path = SELECT path = expected, on real Mar
       if (others.length) mismatches.push(`${type}: other columns not null: ${JSON.stringify(others)}`);
     }
     expect(mismatches).toEqual([]);
+    expect(fromSelect[CASES.length + 1][colName("ENUM('a','b,c','d')")]).toBe('');
     const nullRow = fromSelect[CASES.length];
     expect(nullRow.k2).toBe('');
     for (const t of types) expect(nullRow[colName(t)]).toBeNull();
