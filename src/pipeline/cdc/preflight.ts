@@ -70,6 +70,8 @@ function privilegesOn(grants: readonly string[], scopes: readonly string[]): Set
 export function evaluateSource(f: SourceFacts): CdcPreflightCheck[] {
   const v = f.variables;
   const checks: CdcPreflightCheck[] = [
+    check('server', /mariadb/i.test(v.version ?? ''), `MariaDB ${v.version}`,
+      `the server is ${v.version ?? 'unknown'}: the built-in reader supports MariaDB 10.5+ (MySQL GTIDs are not implemented); use the AWS DMS source`),
     check('log_bin', on(v.log_bin), 'binary log on', `the binary log is off (log_bin=${v.log_bin}); start the server with log_bin`),
     check('binlog_format', eq(v.binlog_format, 'ROW'), 'binlog_format=ROW', `binlog_format is ${v.binlog_format}, must be ROW`),
     check('binlog_row_image', eq(v.binlog_row_image, 'FULL'), 'binlog_row_image=FULL', `binlog_row_image is ${v.binlog_row_image}, must be FULL`),

@@ -93,11 +93,11 @@ describe('CDC source preflight', () => {
     const facts = await gatherSourceFacts(f.pool, [{ database: f.db, table: 'good' }]);
     const bad = evaluateSource({
       ...facts,
-      variables: { ...facts.variables, log_bin: '0', binlog_format: 'MIXED', binlog_row_image: 'MINIMAL', binlog_row_metadata: 'NO_LOG', gtid_strict_mode: '0', gtid_binlog_pos: '0-1-5,1-1-9' },
+      variables: { ...facts.variables, version: '8.4.3', log_bin: '0', binlog_format: 'MIXED', binlog_row_image: 'MINIMAL', binlog_row_metadata: 'NO_LOG', gtid_strict_mode: '0', gtid_binlog_pos: '0-1-5,1-1-9' },
     }).filter((c) => !c.ok);
-    expect(bad.map((c) => c.name)).toEqual(['log_bin', 'binlog_format', 'binlog_row_image', 'binlog_row_metadata', 'gtid_strict_mode', 'gtid_domain']);
+    expect(bad.map((c) => c.name)).toEqual(['server', 'log_bin', 'binlog_format', 'binlog_row_image', 'binlog_row_metadata', 'gtid_strict_mode', 'gtid_domain']);
     expect(bad.map((c) => c.error?.message)).toEqual([
-      expect.stringContaining('log_bin'), expect.stringContaining('binlog_format is MIXED, must be ROW'), expect.stringContaining('binlog_row_image is MINIMAL'),
+      expect.stringContaining('supports MariaDB'), expect.stringContaining('log_bin'), expect.stringContaining('binlog_format is MIXED, must be ROW'), expect.stringContaining('binlog_row_image is MINIMAL'),
       expect.stringContaining('binlog_row_metadata is NO_LOG'), expect.stringContaining('gtid_strict_mode'), expect.stringContaining('2 GTID domains'),
     ]);
     expect(bad.every((c) => c.error instanceof PreflightError && c.error.check === c.name)).toBe(true);
