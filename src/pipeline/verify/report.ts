@@ -82,6 +82,14 @@ export class MismatchLog {
   }
 }
 
+/** Writes the JSON report atomically (temp file + rename). */
+export function writeReport(file: string, r: VerifyReport): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(r, null, 2)}\n`);
+  fs.renameSync(tmp, file);
+}
+
 /** Reads every mismatch of a JSONL file (for repair). */
 export function readMismatches(file: string): Mismatch[] {
   if (!fs.existsSync(file)) return [];

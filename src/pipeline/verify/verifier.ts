@@ -26,7 +26,7 @@ import { CursorError } from '../backfill/errors';
 import { compareItems } from './fingerprint';
 import { recheck, type Suspect } from './recheck';
 import { scanStrategy } from './scan-strategy';
-import { MismatchLog, type VerifyCountsFull, type VerifyReport } from './report';
+import { MismatchLog, writeReport, type VerifyCountsFull, type VerifyReport } from './report';
 import { lookupRows, readChunk } from './source';
 import { batchGet, itemKeyText, scanSourcePage } from './target';
 
@@ -62,6 +62,8 @@ export interface VerifyOptions {
   readonly cursor?: string | null;
   /** JSONL file receiving every confirmed mismatch (appended to across slices). */
   readonly mismatchFile: string;
+  /** When set, the JSON report (VerifyReport) is (re)written there at the end of every slice. */
+  readonly reportFile?: string;
   readonly chunkRows?: number;
   readonly concurrency?: number;
   readonly scanSegments?: number;
@@ -158,7 +160,7 @@ export async function runVerify(deps: VerifyDeps, o: VerifyOptions): Promise<Ver
   let flushing: Promise<void> = Promise.resolve();
   const flushOnce = (): Promise<void> => (flushing = flushing.then(flush));
 
-  const progress = (stoppedBy: VerifyRunProgress['stoppedBy']): VerifyRunProgress => {
+  const progress = (stoppedBy: VerifyRunProgress['stoppedBy'], final = true): VerifyRunProgress => {
     const done = cur.phase === 'done';
     const report: VerifyReport = {
       source: id,
@@ -174,6 +176,7 @@ export async function runVerify(deps: VerifyDeps, o: VerifyOptions): Promise<Ver
       mismatchFile: o.mismatchFile,
       rowsPerSecond: Math.round((rowsThisRun * 1000) / Math.max(1, Date.now() - started)),
     };
+    if (o.reportFile && final) writeReport(o.reportFile, report);
     return { done, cursor: JSON.stringify(cur), counts: { ...counts }, stoppedBy: done ? 'done' : stoppedBy, report };
   };
 
@@ -222,7 +225,7 @@ export async function runVerify(deps: VerifyDeps, o: VerifyOptions): Promise<Ver
       rowsThisRun += sampled.length;
       if (suspects.length >= (o.maxSuspects ?? 2_000) || last || stopped()) await flush();
       cur = last ? { v: 1, table: id, phase: 'extras', after: null } : { ...cur, after };
-      await deps.onProgress?.(progress('done'));
+      await deps.onProgress?.(progress('done', false));
       if (stopped()) {
         await nextRead?.catch(() => undefined);
         return progress(stopped()!);

@@ -81,7 +81,9 @@ test('flags one differing attribute, a missing item, a tombstoned live row and a
 
 
   const lookup = await runVerify(deps(), { ...opts('lookup'), mode: 'full', strategy: 'lookup' });
-  const p = await runVerify(deps(), { ...opts('full'), mode: 'full', strategy: 'scan' });
+  const reportFile = path.join(dir, 'report.json');
+  const p = await runVerify(deps(), { ...opts('full'), mode: 'full', strategy: 'scan', reportFile });
+  expect(JSON.parse(fs.readFileSync(reportFile, 'utf8'))).toMatchObject({ done: true, mismatchesTotal: 4, counts: { missing: 2, extra: 1, different: 1 } });
   for (const r of [p, lookup]) expect(r.counts).toMatchObject({ rowsCompared: 600, missing: 2, extra: 1, different: 1 });
   expect(lookup.report.mismatches.map((m) => `${m.kind}:${JSON.stringify(m.sourceKey)}`).sort()).toEqual(p.report.mismatches.map((m) => `${m.kind}:${JSON.stringify(m.sourceKey)}`).sort());
   const byKind = Object.fromEntries(p.report.mismatches.map((m) => [`${m.kind}:${JSON.stringify(m.sourceKey)}`, m]));
