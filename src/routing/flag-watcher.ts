@@ -29,12 +29,6 @@ export interface HeartbeatSink {
   retire(tableId: string, instanceId: string): Promise<void>;
 }
 
-/** The flags one request runs under; call `release` exactly once when the request is done. */
-export interface Lease {
-  readonly flags: TableFlags;
-  release(): void;
-}
-
 export interface FlagWatcherOptions {
   readonly instanceId: string;
   /** How often the flags are re-read and the heartbeat written (default 1000 ms). */
@@ -93,26 +87,26 @@ export class FlagWatcher {
     return v;
   }
 
-  /** Takes a lease on the current flags (synchronous: no I/O on the request path). */
-  acquire(): Lease {
+  /**
+   * Takes a lease on the current flags and returns them (synchronous, allocation-free: it is on every request's path).
+   * Pass the same object to `release` exactly once when the request is done.
+   */
+  acquire(): TableFlags {
     const flags = this.flags;
     this.open.set(flags.version, (this.open.get(flags.version) ?? 0) + 1);
-    let released = false;
-    return {
-      flags,
-      release: () => {
-        if (released) return;
-        released = true;
-        const n = (this.open.get(flags.version) ?? 1) - 1;
-        if (n > 0) {
-          this.open.set(flags.version, n);
-          return;
-        }
-        this.open.delete(flags.version);
-        // The last request of an older version finished: tell the barrier now rather than at the next beat.
-        if (flags.version < this.flags.version) void this.heartbeatNow();
-      },
-    };
+    return flags;
+  }
+
+  /** Ends a lease taken with `acquire`. */
+  release(flags: TableFlags): void {
+    const n = (this.open.get(flags.version) ?? 1) - 1;
+    if (n > 0) {
+      this.open.set(flags.version, n);
+      return;
+    }
+    this.open.delete(flags.version);
+    // The last request of an older version finished: tell the barrier now rather than at the next beat.
+    if (flags.version < this.flags.version) void this.heartbeatNow().catch(() => undefined);
   }
 
   /**

@@ -118,9 +118,8 @@ export class MigratingTable {
 
   /** The live row with `key`'s primary-key values, or undefined. */
   async get(key: Row): Promise<Row | undefined> {
-    const lease = this.watcher.acquire();
+    const f = this.watcher.acquire();
     try {
-      const f = lease.flags;
       // The key text (a hash input) is only needed for a split read share or a shadow read.
       const ks = (f.readPercent > 0 && f.readPercent < 100) || f.shadowReadFraction > 0 ? keyString(this.opts.mapping, key) : '';
       const fromDynamo = this.readsDynamo(f, ks);
@@ -132,7 +131,7 @@ export class MigratingTable {
       }
       return result;
     } finally {
-      lease.release();
+      this.watcher.release(f);
     }
   }
 
@@ -146,7 +145,7 @@ export class MigratingTable {
       throw new RoutingInputError(`a query names exactly the partition columns [${this.partitionCols}], got [${given}]`, this.opts.mapping.sourceId);
     }
     const ks = JSON.stringify(this.partitionCols.map((c) => partition[c]));
-    const lease = this.watcher.acquire();
+    const f = this.watcher.acquire();
     try {
       const m = this.opts.mapping;
       const readMysql = async () => {
@@ -154,12 +153,12 @@ export class MigratingTable {
         return m.sortKey ? rows.sort((a, b) => compareSortKeys(m.keyOf(a)[m.sortKey as string], m.keyOf(b)[m.sortKey as string])) : rows;
       };
       const readDynamo = async () => (await this.dynamo.queryPartition(partitionValue(m, partition))).map((i) => m.toRow(i));
-      const fromDynamo = this.readsDynamo(lease.flags, ks);
+      const fromDynamo = this.readsDynamo(f, ks);
       const result = fromDynamo ? await readDynamo() : await readMysql();
-      this.maybeShadow(lease.flags, ks, fromDynamo, result, fromDynamo ? readMysql : readDynamo, fromDynamo ? readDynamo : readMysql);
+      this.maybeShadow(f, ks, fromDynamo, result, fromDynamo ? readMysql : readDynamo, fromDynamo ? readDynamo : readMysql);
       return result;
     } finally {
-      lease.release();
+      this.watcher.release(f);
     }
   }
 
@@ -238,15 +237,15 @@ export class MigratingTable {
     const limit = this.opts.fenceTimeoutMs ?? 30_000;
     let held = false;
     for (;;) {
-      const lease = this.watcher.acquire();
-      if (lease.flags.writeMode !== 'fenced' && this.watcher.fresh) {
+      const f = this.watcher.acquire();
+      if (f.writeMode !== 'fenced' && this.watcher.fresh) {
         try {
-          return await this.writeUnder(lease.flags.writeMode, op);
+          return await this.writeUnder(f.writeMode, op);
         } finally {
-          lease.release();
+          this.watcher.release(f);
         }
       }
-      lease.release();
+      this.watcher.release(f);
       if (!held) this.counters.fenceWaits++;
       held = true;
       const waited = Date.now() - started;
@@ -254,7 +253,7 @@ export class MigratingTable {
         this.counters.fenceTimeouts++;
         throw new FenceTimeoutError(this.opts.mapping.sourceId, waited);
       }
-      await this.watcher.waitForChange(lease.flags.version, limit - waited);
+      await this.watcher.waitForChange(f.version, limit - waited);
     }
   }
 

@@ -43,6 +43,12 @@ const q = (s: string) => `\`${s.replace(/`/g, '``')}\``;
 const RETRYABLE_MYSQL = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
 const GTID_FIELD = '__cutover_last_gtid';
 
+/** Jittered exponential pause before retrying a deadlocked transaction (2 ms … 256 ms). */
+function backoff(attempt: number): Promise<void> {
+  const base = 2 ** Math.min(attempt, 8);
+  return new Promise((r) => setTimeout(r, base / 2 + Math.random() * base));
+}
+
 /** True for MySQL errors where retrying the whole transaction is the documented remedy. */
 export function isRetryableMysqlError(e: unknown): boolean {
   return RETRYABLE_MYSQL.has((e as { code?: string })?.code ?? '');
@@ -129,7 +135,10 @@ export class MysqlSide {
         return { found, image, seq: parseMariaGtid(gtid).seq };
       } catch (e) {
         await conn.query('ROLLBACK').catch(() => undefined);
-        if (isRetryableMysqlError(e) && attempt < 5) continue;
+        if (isRetryableMysqlError(e) && attempt < 10) {
+          await backoff(attempt);
+          continue;
+        }
         throw e;
       } finally {
         conn.release();
@@ -168,7 +177,10 @@ export class MysqlSide {
         return true;
       } catch (e) {
         await conn.query('ROLLBACK').catch(() => undefined);
-        if (isRetryableMysqlError(e) && attempt < 8) continue;
+        if (isRetryableMysqlError(e) && attempt < 10) {
+          await backoff(attempt);
+          continue;
+        }
         throw e;
       } finally {
         conn.release();

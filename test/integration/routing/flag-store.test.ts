@@ -62,7 +62,7 @@ it('barrier: waits for an in-flight request under the old version, then passes',
   expect(err.message).not.toContain('app-a');
   expect(err.laggards).toEqual([{ instance: `${id}@app-b`, appliedVersion: 0 }]);
   const passing = fx.flagStore.awaitBarrier(id, v.version, { timeoutMs: 5000, pollMs: 20 });
-  lease.release();
+  b.release(lease);
   expect((await passing).map((s) => s.instanceId)).toEqual(['app-a', 'app-b']);
 });
 

@@ -63,8 +63,9 @@ it('keeps every acknowledged write across every transition with the real CDC rea
     }
   };
   try {
-    const { report, summary, transitions, fleet } = await runTransitionScenario(fx, { catchUp }, { dwellMs: 500, reconcileAfterDynamoOnly: false }); // the workflow's sequence
+    const { report, summary, transitions, fleet, failures } = await runTransitionScenario(fx, { catchUp }, { dwellMs: 500, reconcileAfterDynamoOnly: false }); // the workflow's sequence
     if (process.env.ROUTING_TEST_DEBUG) console.log(JSON.stringify({ transitions, fleet, etl: consumer.progress(), byKind: summary.byKind }));
+    expect(failures).toEqual([]);
     expect(summary.failed).toBe(0);
     if (!report.passed) console.log(JSON.stringify({ transitions, keys: report.keys.slice(0, 5) }, null, 1));
     expect(report.keys).toEqual([]);

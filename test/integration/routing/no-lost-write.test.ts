@@ -26,9 +26,10 @@ afterAll(async () => {
 });
 
 it('keeps every acknowledged write across every mode transition, with both stores equal at the end', async () => {
-  const { report, summary, transitions, fleet } = await runTransitionScenario(fx, relay);
+  const { report, summary, transitions, fleet, failures } = await runTransitionScenario(fx, relay);
   if (process.env.ROUTING_TEST_DEBUG) console.log(JSON.stringify({ transitions, fleet, relay: { applied: relay.applied, skipped: relay.skipped }, byKind: summary.byKind }));
   expect(relay.error).toBeUndefined();
+  expect(failures).toEqual([]);
   expect(summary.failed).toBe(0);
   expect(summary.byKind.update.ok + summary.byKind.insert.ok + summary.byKind.delete.ok).toBeGreaterThan(100);
   if (!report.passed) console.log(JSON.stringify({ transitions, keys: report.keys.slice(0, 5) }, null, 1));
@@ -38,7 +39,7 @@ it('keeps every acknowledged write across every mode transition, with both store
   expect(report.keysChecked).toBe(16);
   expect(transitions).toHaveLength(12);
   // The fleet's heartbeated counters (retired instances keep theirs): nothing failed in the background.
-  expect(fleet).toMatchObject({ instances: 3, liveInstances: 0, shadowWriteErrors: 0, backgroundWriteErrors: 0, fenceTimeouts: 0, pendingBackground: 0 });
+  expect({ ...fleet, transitions }).toMatchObject({ instances: 3, liveInstances: 0, shadowWriteErrors: 0, backgroundWriteErrors: 0, fenceTimeouts: 0, pendingBackground: 0 });
   expect(fleet.readsCompared).toBeGreaterThan(0);
   expect(fleet.shadowWrites).toBeGreaterThan(0);
   expect(fleet.backgroundWrites).toBeGreaterThan(0);

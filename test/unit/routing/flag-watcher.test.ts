@@ -35,16 +35,15 @@ it('reports the lowest version an open lease holds, and heartbeats as soon as th
   m.set({ writeMode: 'mysql-primary' });
   await w.refresh();
   const fresh = w.acquire();
-  expect(old.flags.version).toBe(0);
-  expect(fresh.flags).toMatchObject({ version: 1, writeMode: 'mysql-primary' });
+  expect(old.version).toBe(0);
+  expect(fresh).toMatchObject({ version: 1, writeMode: 'mysql-primary' });
   expect(w.appliedVersion).toBe(0);
   expect(m.beats.at(-1)?.appliedVersion).toBe(0);
-  old.release();
-  old.release(); // idempotent
+  w.release(old);
   await w.heartbeatNow();
   expect(w.appliedVersion).toBe(1);
   expect(m.beats.at(-1)?.appliedVersion).toBe(1);
-  fresh.release();
+  w.release(fresh);
 });
 
 it('never applies a lower version than it runs', async () => {

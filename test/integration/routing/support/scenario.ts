@@ -41,6 +41,8 @@ export interface ScenarioResult {
   readonly summary: LoadSummary;
   readonly transitions: string[];
   readonly fleet: RoutingStats;
+  /** The first few failed requests, with their errors (for the test's failure message). */
+  readonly failures: { kind: string; key: unknown; error?: { name: string; message: string } }[];
 }
 
 export async function runTransitionScenario(fx: Fixture, cdc: { catchUp(): Promise<void> }, opts: { dwellMs?: number; reconcileAfterDynamoOnly?: boolean } = {}): Promise<ScenarioResult> {
@@ -51,6 +53,7 @@ export async function runTransitionScenario(fx: Fixture, cdc: { catchUp(): Promi
     const tables: MigratingTable[] = [];
     const pools = [fx.newPool(3), fx.newPool(3), fx.newPool(3)];
     const transitions: string[] = [];
+    const failures: ScenarioResult['failures'] = [];
     const deps = {
       flagStore: fx.flagStore,
       tableId,
@@ -79,6 +82,9 @@ export async function runTransitionScenario(fx: Fixture, cdc: { catchUp(): Promi
       logDir,
       seed: 7,
       signal: abort.signal,
+      onComplete: (r) => {
+        if (r.result === 'failed' && failures.length < 10) failures.push({ kind: r.kind, key: r.key, error: r.error });
+      },
     });
 
     const dwell = () => new Promise((r) => setTimeout(r, opts.dwellMs ?? 700));
@@ -92,23 +98,29 @@ export async function runTransitionScenario(fx: Fixture, cdc: { catchUp(): Promi
       await dwell();
     };
 
-    while (tables.length < 3) await new Promise((r) => setTimeout(r, 20));
-    await dwell();
-    await step('mysql-primary');
-    await reads(50);
-    await reads(100);
-    await step('fenced');
-    await step('dynamo-primary');
-    await step('dynamo-only');
-    await step('dynamo-primary'); // rollback from dynamo-only: reconcile copies what MySQL missed
-    await step('fenced'); // rollback: queues drained
-    await step('mysql-primary'); // reconcile + rebase behind the fence
-    await reads(30);
-    await step('fenced');
-    await step('dynamo-primary');
-    await step('fenced');
-    await step('mysql-primary');
-    await step('mysql-only');
+    try {
+      while (tables.length < 3) await new Promise((r) => setTimeout(r, 20));
+      await dwell();
+      await step('mysql-primary');
+      await reads(50);
+      await reads(100);
+      await step('fenced');
+      await step('dynamo-primary');
+      await step('dynamo-only');
+      await step('dynamo-primary'); // rollback from dynamo-only: reconcile copies what MySQL missed
+      await step('fenced'); // rollback: queues drained
+      await step('mysql-primary'); // reconcile + rebase behind the fence
+      await reads(30);
+      await step('fenced');
+      await step('dynamo-primary');
+      await step('fenced');
+      await step('mysql-primary');
+      await step('mysql-only');
+    } catch (e) {
+      abort.abort();
+      await load.catch(() => undefined);
+      throw new Error(`transition failed after [${transitions.join(', ')}]: ${(e as Error).message}`, { cause: e });
+    }
     abort.abort();
     const summary = await load;
     for (const p of pools) await p.end();
@@ -128,7 +140,7 @@ export async function runTransitionScenario(fx: Fixture, cdc: { catchUp(): Promi
       initial: 'absent',
       requireAgreement: true,
     });
-    return { report, summary, transitions, fleet: await routingStats(fx.flagStore, tableId) };
+    return { report, summary, transitions, failures, fleet: await routingStats(fx.flagStore, tableId) };
   } finally {
     fs.rmSync(logDir, { recursive: true, force: true });
   }
