@@ -101,10 +101,12 @@ function parseDms(msg: Json, origin: Origin, fail: Fail): CdcEvent | CdcControlE
   const schema = str(meta['schema-name'], 'metadata.schema-name', fail, recordType === 'control');
   const table = str(meta['table-name'], 'metadata.table-name', fail);
   if (recordType === 'control') {
-    if (!CONTROL_OPS.has(operation as CdcControlEvent['operation'])) return fail(`unknown control operation ${JSON.stringify(operation)}`);
+    // DMS names a column rename 'rename-column' (IncludeTableAlterOperations); CdcControlEvent files it under change-columns.
+    const op = operation === 'rename-column' ? 'change-columns' : operation;
+    if (!CONTROL_OPS.has(op as CdcControlEvent['operation'])) return fail(`unknown control operation ${JSON.stringify(operation)}`);
     const control = isObject(msg.control) ? msg.control : {};
     return {
-      operation: operation as CdcControlEvent['operation'],
+      operation: op as CdcControlEvent['operation'],
       schema,
       table,
       ...(typeof control.statement === 'string' ? { statement: control.statement } : {}),

@@ -80,6 +80,10 @@ describe('genuine AWS DMS records', () => {
     expect(e).toMatchObject({ operation: 'create-table', schema: '', table: 'awsdms_apply_exceptions', version: '0' });
   });
 
+  it("files DMS's rename-column under change-columns", () => {
+    expect(parse({ control: {}, metadata: { ...meta, 'record-type': 'control', operation: 'rename-column' } })).toMatchObject({ operation: 'change-columns', table: 'users' });
+  });
+
   it('refuses a change it cannot version', () => {
     expect(() => parse({ data: { id: 1 }, metadata: { ...meta, operation: 'insert' } })).toThrow(/IncludeTransactionDetails/);
   });
