@@ -39,6 +39,7 @@ async function main(): Promise<void> {
   const available = discoverAreas();
   const wanted = program.args.length ? program.args : available;
   for (const a of wanted) if (!available.includes(a)) throw new Error(`no benchmark module scripts/bench/${a}.ts (have: ${available.join(', ')})`);
+  wanted.sort((a, b) => available.indexOf(a) - available.indexOf(b)); // stores (the raw baselines) first
 
   const started = new Date();
   const results: AreaResult[] = [];
