@@ -1,0 +1,167 @@
+/**
+ * ETL apply benchmark (issue 4), all in one run on the local stack, each figure beside raw BatchWriteItem ingest of
+ * the very same items (same endpoint, same run, 25 per request, 8 requests in flight):
+ *  - the real consumer end to end (Kafka fetch + parse + map + versioned apply + commit), exclusive mode on a fresh
+ *    target (the mode of the backfill/stream phases), timed from its first batch until the last event is applied;
+ *  - the apply stage alone (Applier.apply on parsed events), exclusive, fresh target;
+ *  - the apply stage, exclusive after a restart on a populated table (cold version cache: one BatchGetItem per 100 keys);
+ *  - the apply stage, shared mode (one conditional PutItem per key).
+ * Peak RSS of the process is reported in the notes.
+ */
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { createDynamoClient } from '../../src/infra/dynamodb';
+import { loadStackEnv } from '../../src/infra/env';
+import { createKafka } from '../../src/infra/kafka';
+import { Applier, type ApplyMode } from '../../src/pipeline/apply/apply';
+import { ControlStore } from '../../src/pipeline/consumer/control';
+import { EtlConsumer } from '../../src/pipeline/consumer/consumer';
+import { dataMessage, encodeKey } from '../../src/pipeline/cdc/dms-format';
+import { SOURCE_ATTR, VERSION_ATTR, type Item } from '../../src/pipeline/item';
+import { ensureTargetTable } from '../../src/pipeline/target/table';
+import { compileMapping, type CompiledMapping } from '../../src/pipeline/transform/mapping';
+import type { CdcEvent, Row } from '../../src/pipeline/types';
+import { changeVersion } from '../../src/pipeline/version';
+import { batchWriteIngest } from './harness-baselines';
+import type { BenchContext, BenchFigure } from './types';
+
+const PARTITIONS = 6;
+let peakRss = 0;
+const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss));
+
+function rowOf(i: number): Row {
+  return { id: String(1_000_000_000 + i), email: `user${i}@example.com`, total: `${i % 100000}.${String(i % 100).padStart(2, '0')}`, status: ['new', 'paid', 'shipped'][i % 3], prefs: '{"city": "Lisbon", "tags": ["a", "b"]}', created_at: '2026-11-25 08:00:00.123456' };
+}
+
+function mappingFor(table: string, suffix: string): CompiledMapping {
+  return compileMapping({
+    source: `bench.rows_${suffix}`,
+    target: table,
+    partitionKey: { attribute: 'pk', template: 'ROW#{id}' },
+    nulls: 'omit',
+    columns: { id: { sqlType: 'bigint' }, total: { sqlType: 'decimal(10,2)' }, prefs: { type: 'json' }, created_at: { type: 'datetime', sqlType: 'datetime(6)' } },
+  });
+}
+
+function eventsFor(m: CompiledMapping, n: number, seqBase: number): CdcEvent[] {
+  return Array.from({ length: n }, (_, i) => ({ operation: 'insert' as const, schema: m.source.schema, table: m.source.table, data: rowOf(i), version: changeVersion(seqBase + i, 0) }));
+}
+
+/** The items the apply writes for `events`: what the raw baseline ingests. */
+function itemsFor(m: CompiledMapping, events: readonly CdcEvent[]): Item[] {
+  return events.map((e) => ({ ...m.toItem(e.data), [VERSION_ATTR]: { N: e.version }, [SOURCE_ATTR]: { S: m.sourceId } }));
+}
+
+async function freshTable(client: ReturnType<typeof createDynamoClient>, m: CompiledMapping): Promise<void> {
+  await ensureTargetTable(client, [m], { create: true });
+}
+
+async function applyRate(client: ReturnType<typeof createDynamoClient>, m: CompiledMapping, events: CdcEvent[], mode: ApplyMode, complete: boolean): Promise<number> {
+  const applier = new Applier({ client, mappings: [m], mode, batchConcurrency: 8 });
+  const perPartition: CdcEvent[][] = Array.from({ length: PARTITIONS }, () => []);
+  events.forEach((e, i) => perPartition[i % PARTITIONS].push(e));
+  if (complete) for (let p = 0; p < PARTITIONS; p++) applier.cache(String(p)).markComplete();
+  const t0 = performance.now();
+  await Promise.all(
+    perPartition.map(async (evs, p) => {
+      for (let i = 0; i < evs.length; i += 2000) {
+        await applier.apply(evs.slice(i, i + 2000), { scope: String(p) });
+        sampleRss();
+      }
+    }),
+  );
+  return events.length / ((performance.now() - t0) / 1000);
+}
+
+export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
+  loadStackEnv();
+  const client = createDynamoClient();
+  const kafka = createKafka('bench-apply');
+  const suffix = `${process.pid}_${Date.now().toString(36)}`;
+  const n = Math.max(2_000, Math.round(40_000 * ctx.scale));
+  const tables = ['raw', 'e2e', 'fresh', 'shared'].map((t) => `bench_apply_${t}_${suffix}`);
+  const [rawT, e2eT, freshT, sharedT] = tables;
+  const control = `bench_apply_control_${suffix}`;
+  const topic = `bench_apply_${suffix}`;
+  const admin = kafka.admin();
+  const figures: BenchFigure[] = [];
+  try {
+    await admin.connect();
+    const mRaw = mappingFor(rawT, suffix);
+    await freshTable(client, mRaw);
+    const events = eventsFor(mRaw, n, 1_000);
+    const rawItems = itemsFor(mRaw, events);
+    // The endpoint is shared with whatever else runs on the machine: measure the baseline next to each figure
+    // (raw ingest of the same items into a fresh table just before and just after) and use the mean of the two.
+    let rawRun = 0;
+    const rawIngest = async (): Promise<number> => {
+      const t = `${rawT}_${rawRun++}`;
+      tables.push(t);
+      await freshTable(client, mappingFor(t, suffix));
+      const r = await batchWriteIngest(client, t, rawItems, 8);
+      await client.send(new DeleteTableCommand({ TableName: t })).catch(() => undefined);
+      sampleRss();
+      return r;
+    };
+    const beside = async (measure: () => Promise<number>): Promise<{ value: number; raw: number }> => {
+      const before = await rawIngest();
+      const value = await measure();
+      const after = await rawIngest();
+      ctx.log(`raw before ${before.toFixed(0)}/s, measured ${value.toFixed(0)}/s, raw after ${after.toFixed(0)}/s`);
+      return { value, raw: (before + after) / 2 };
+    };
+
+    // 1. the consumer end to end
+    const mE2e = mappingFor(e2eT, suffix);
+    await freshTable(client, mE2e);
+    await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
+    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    const msgs = events.map((e) => {
+      const key = encodeKey(e.data, ['id']);
+      return { key, value: JSON.stringify(dataMessage({ schema: mE2e.source.schema, table: mE2e.source.table, operation: 'insert', data: e.data, key, point: { version: e.version, gtid: `0-1-${e.version}` } })) };
+    });
+    for (let i = 0; i < msgs.length; i += 1000) await producer.send({ topic, acks: -1, messages: msgs.slice(i, i + 1000) });
+    await producer.disconnect();
+    ctx.log(`consumer end to end: ${n} events`);
+    const etl = new EtlConsumer({ kafka, client, mappings: [mE2e], topic, group: `bench_apply_${suffix}`, control: new ControlStore(client, control), initialMode: 'exclusive', freshTarget: true, batchConcurrency: 8, partitionsConsumedConcurrently: PARTITIONS, modePollMs: 500 });
+    const { value: e2e, raw: raw1 } = await beside(async () => {
+      const running = etl.run();
+      while (etl.progress().partitions.length === 0) await new Promise((r) => setTimeout(r, 5));
+      const t0 = performance.now();
+      while (etl.progress().events < n) {
+        sampleRss();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const rate = n / ((performance.now() - t0) / 1000);
+      await etl.stop();
+      await running;
+      return rate;
+    });
+    figures.push({ name: 'ETL apply, consumer end to end (exclusive, fresh target)', value: e2e, unit: 'events/s', baselineName: 'raw BatchWriteItem ingest of the same items', baseline: raw1, higherIsBetter: true, goalRatio: 0.85, note: `${n} insert events, ${PARTITIONS} partitions, Kafka fetch + parse + map + apply + commit` });
+
+    // 2. the apply stage alone, fresh target
+    const mFresh = mappingFor(freshT, suffix);
+    await freshTable(client, mFresh);
+    ctx.log('apply stage, exclusive, fresh target');
+    const { value: fresh, raw: raw2 } = await beside(() => applyRate(client, mFresh, eventsFor(mFresh, n, 1_000), 'exclusive', true));
+    figures.push({ name: 'ETL apply stage (exclusive, fresh target)', value: fresh, unit: 'events/s', baselineName: 'raw BatchWriteItem ingest of the same items', baseline: raw2, higherIsBetter: true, goalRatio: 0.85, note: 'in-process, parsed events, version cache complete' });
+
+    // 3. exclusive after a restart: every key exists, versions unknown (BatchGetItem), newer versions
+    ctx.log('apply stage, exclusive, cold cache on a populated table');
+    const { value: cold, raw: raw3 } = await beside(() => applyRate(client, mFresh, eventsFor(mFresh, n, 1_000_000), 'exclusive', false));
+    figures.push({ name: 'ETL apply stage (exclusive, cold cache after restart)', value: cold, unit: 'events/s', baselineName: 'raw BatchWriteItem ingest of the same items', baseline: raw3, higherIsBetter: true, note: 'every key already stored: one BatchGetItem per 100 keys before the batch writes' });
+
+    // 4. shared mode: conditional single writes
+    const mShared = mappingFor(sharedT, suffix);
+    await freshTable(client, mShared);
+    ctx.log('apply stage, shared (conditional PutItem)');
+    const { value: shared, raw: raw4 } = await beside(() => applyRate(client, mShared, eventsFor(mShared, Math.round(n / 4), 1_000), 'shared', false));
+    figures.push({ name: 'ETL apply stage (shared: conditional writes)', value: shared, unit: 'events/s', baselineName: 'raw BatchWriteItem ingest of the same items', baseline: raw4, higherIsBetter: true, note: `${Math.round(n / 4)} events, 32 conditional PutItems in flight; peak RSS of the run ${(peakRss / 2 ** 20).toFixed(0)} MB` });
+    return figures;
+  } finally {
+    await admin.deleteTopics({ topics: [topic, `${topic}.dlq`] }).catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+    await Promise.all([...tables, control].map((t) => client.send(new DeleteTableCommand({ TableName: t })).catch(() => undefined)));
+    client.destroy();
+  }
+}
