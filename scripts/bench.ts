@@ -8,6 +8,7 @@
  */
 import { Command } from 'commander';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadStackEnv } from '../src/infra/env';
 import { machineDescription, renderMarkdown, renderTable, type AreaResult } from './bench/harness-render';
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
   wanted.sort((a, b) => available.indexOf(a) - available.indexOf(b)); // stores (the raw baselines) first
 
   const started = new Date();
+  const loadAtStart = os.loadavg()[0];
   const results: AreaResult[] = [];
   for (const area of wanted) {
     const t0 = performance.now();
@@ -57,7 +59,7 @@ async function main(): Promise<void> {
       results.push({ area, figures: [], seconds: (performance.now() - t0) / 1000, peakRssMb: peakRssMb(), error: String((err as Error)?.stack ?? err) });
     }
   }
-  const machine = machineDescription(peakRssMb());
+  const machine = machineDescription(peakRssMb(), loadAtStart);
   console.log(renderTable(results, machine));
   const total = results.reduce((a, r) => a + r.seconds, 0);
   console.log(`total ${total.toFixed(0)} s${total > 300 ? ' — over the five-minute budget: shrink the slowest module or its default scale' : ''}`);

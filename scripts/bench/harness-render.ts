@@ -24,10 +24,12 @@ export interface Machine {
   readonly node: string;
   readonly os: string;
   readonly peakRssMb: number;
+  /** 1-minute load average when the run started: other work on the machine makes figures noisier. */
+  readonly loadAvgAtStart?: number;
 }
 
 /** The machine the run happened on. */
-export function machineDescription(peakRssMb: number): Machine {
+export function machineDescription(peakRssMb: number, loadAvgAtStart?: number): Machine {
   const cpus = os.cpus();
   return {
     cpuModel: cpus[0]?.model.trim() ?? 'unknown',
@@ -36,6 +38,7 @@ export function machineDescription(peakRssMb: number): Machine {
     node: process.version,
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     peakRssMb,
+    loadAvgAtStart,
   };
 }
 
@@ -82,7 +85,8 @@ export function renderTable(results: readonly AreaResult[], m: Machine): string 
 }
 
 function machineLine(m: Machine): string {
-  return `${m.cpuModel}, ${m.cores} cores, ${fmt(m.memoryGb)} GB RAM, Node ${m.node}, ${m.os}; peak RSS of the bench process ${fmt(m.peakRssMb)} MB`;
+  const load = m.loadAvgAtStart === undefined ? '' : `; load average ${fmt(m.loadAvgAtStart)} at the start`;
+  return `${m.cpuModel}, ${m.cores} cores, ${fmt(m.memoryGb)} GB RAM, Node ${m.node}, ${m.os}; peak RSS of the bench process ${fmt(m.peakRssMb)} MB${load}`;
 }
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|');
