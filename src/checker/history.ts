@@ -45,6 +45,8 @@ export interface KeyHistory {
   readonly key: LogRow;
   readonly writes: WriteOp[];
   readonly reads: ReadOp[];
+  /** Tokens of acknowledged inserts/updates the store reported as not applied: they must never be observed. */
+  readonly notApplied: string[];
 }
 
 /** Request outcomes of one kind. */
@@ -99,17 +101,20 @@ export function buildHistories(records: Iterable<SourcedRecord>, tokenColumn: (t
     if (!t) tables.set(table, (t = new Map()));
     const ks = keyString(key);
     let h = t.get(ks);
-    if (!h) t.set(ks, (h = { table, key, writes: [], reads: [] }));
+    if (!h) t.set(ks, (h = { table, key, writes: [], reads: [], notApplied: [] }));
     return h;
   };
 
-  for (const [id, inv] of invokes) if (!completes.has(id)) addWrite(inv, undefined);
-  for (const [id, c] of completes) addWrite(invokes.get(id), c);
+  for (const [id, inv] of invokes) if (!completes.has(id)) addOp(inv, undefined);
+  for (const [id, c] of completes) addOp(invokes.get(id), c);
   return { tables, totals };
 
-  function addWrite(inv: (SourcedRecord & { record: InvokeRecord }) | undefined, done: (SourcedRecord & { record: CompleteRecord }) | undefined): void {
+  function addOp(inv: (SourcedRecord & { record: InvokeRecord }) | undefined, done: (SourcedRecord & { record: CompleteRecord }) | undefined): void {
     const rec = (done ?? inv)!.record;
     const where = done ?? inv!;
+    if (inv && done && (inv.record.kind !== done.record.kind || inv.record.table !== done.record.table || keyString(inv.record.key) !== keyString(done.record.key) || inv.record.start !== done.record.start)) {
+      throw new CheckerInputError(`complete line of op ${rec.instance}#${rec.op} does not match its invoke line (${inv.file}:${inv.line})`, done.file, done.line);
+    }
     const kt = totals.byKind[rec.kind];
     const h = historyOf(rec.table, rec.key);
     const outcome: keyof KindTotals = !done ? 'unfinished' : done.record.result === 'ok' ? 'ok' : 'failed';
@@ -129,8 +134,12 @@ export function buildHistories(records: Iterable<SourcedRecord>, tokenColumn: (t
     if (outcome === 'ok') totals.acknowledgedWrites++;
 
     const ok = done?.record.result === 'ok';
-    if (ok && done.record.applied === false && rec.kind !== 'delete') return;
     const value = rec.kind === 'delete' ? undefined : (done?.record.value ?? inv?.record.value ?? undefined);
+    if (ok && done.record.applied === false && rec.kind !== 'delete') {
+      const t = value?.[tokenColumn(rec.table)];
+      if (typeof t === 'string') h.notApplied.push(t);
+      return;
+    }
     let token: string | undefined;
     if (value) {
       const col = tokenColumn(rec.table);

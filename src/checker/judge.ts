@@ -85,6 +85,9 @@ export function judgeState(h: KeyHistory, state: ObservedState, store: string, o
     initialAllowed = true;
   } else {
     candidates = h.writes.filter((w) => w.kind !== 'delete' && w.token !== undefined && w.token === state.token);
+    if (state.token !== undefined && h.notApplied.includes(state.token)) {
+      return [{ kind: 'unknown-value', store, message: `${store} holds token ${JSON.stringify(state.token)}, written by a request the store acknowledged as not applied` }];
+    }
     initialAllowed = opts.initial === 'unknown' && !h.writes.some((w) => w.token !== undefined && w.token === state.token);
     if (candidates.length === 0 && !initialAllowed) {
       return [{ kind: 'unknown-value', store, message: `${store} holds token ${JSON.stringify(state.token)}, which no logged write that took effect produced` }];

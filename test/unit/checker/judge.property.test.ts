@@ -58,7 +58,7 @@ const write = fc.record({
 });
 
 function accepted(ws: GenWrite[], initial: 'absent' | 'unknown'): string[] {
-  const h = buildHistories(records(ws), () => 'rev').tables.get('t')?.get(keyString(KEY)) ?? { table: 't', key: KEY, writes: [], reads: [] };
+  const h = buildHistories(records(ws), () => 'rev').tables.get('t')?.get(keyString(KEY)) ?? { table: 't', key: KEY, writes: [], reads: [], notApplied: [] };
   const states: Array<[string, ObservedState]> = [
     [ABSENT, { present: false }],
     ['seed', { present: true, token: 'seed', row: { id: '1', rev: 'seed' } }],

@@ -96,6 +96,7 @@ describe('judgeState', () => {
   it('ignores acknowledged no-op inserts but keeps no-op deletes as deletes', () => {
     const h = history([{ kind: 'insert', start: 0, end: 1, token: 'a' }, { kind: 'insert', start: 2, end: 3, token: 'x', applied: false }, { kind: 'delete', start: 4, end: 5, applied: false }]);
     expect(kinds(h, row('x'))).toEqual(['unknown-value']);
+    expect(kinds(h, row('x'), 'unknown')).toEqual(['unknown-value']); // not mistaken for a seed value
     expect(kinds(h, row('a'))).toEqual(['resurrected-delete']);
   });
 
@@ -114,6 +115,12 @@ describe('judgeState', () => {
 });
 
 describe('buildHistories', () => {
+  it('rejects a complete line that does not match its invoke line', () => {
+    const [inv, done] = write({ kind: 'update', start: 0, token: 'm' });
+    const bad = { ...done, record: { ...done.record, key: { id: '2' } } };
+    expect(() => buildHistories([inv, bad], () => 'rev')).toThrow(/does not match its invoke line/);
+  });
+
   it('counts requests and rejects duplicate tokens', () => {
     const recs = [...write({ kind: 'insert', start: 0, token: 'dup' }), ...write({ kind: 'update', start: 2, token: 'dup' })];
     expect(() => buildHistories(recs, () => 'rev')).toThrow(/token "dup" written by both/);
