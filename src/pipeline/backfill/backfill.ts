@@ -189,7 +189,7 @@ export async function runBackfill(deps: BackfillDeps, o: BackfillOptions): Promi
     const sizer = new ChunkSizer({
       initial: o.initialChunkRows ?? 1_000,
       min: o.minChunkRows ?? 50,
-      max: o.maxChunkRows ?? 10_000,
+      max: o.maxChunkRows ?? 5_000,
       targetMs: o.targetChunkMs ?? 500,
     });
     const conn = await deps.pool.getConnection();
@@ -199,9 +199,11 @@ export async function runBackfill(deps: BackfillDeps, o: BackfillOptions): Promi
         const range = ranges[index];
         const limit = sizer.next;
         const t0 = Date.now();
-        const { pos, result } = await inSnapshot(conn, async () => (await conn.query(chunkQuery(spec, range, limit)))[0] as Record<string, unknown>[], o.gtidDomain);
+        const read = await inSnapshot(conn, async () => (await conn.query(chunkQuery(spec, range, limit)))[0] as Record<string, unknown>[], o.gtidDomain);
+        const pos = read.pos;
         if (o.cdcStartSeq !== undefined && BigInt(pos.seq) < BigInt(o.cdcStartSeq)) throw new BackfillOrderError(pos.seq, o.cdcStartSeq);
-        const rows: Row[] = result.map((r) => rowFromMysql2(spec.columns, r));
+        const rows: Row[] = read.result.map((r) => rowFromMysql2(spec.columns, r));
+        read.result = []; // the driver's row objects are garbage from here on: one copy of the chunk in memory
         if (rows.length) {
           const events: CdcEvent[] = rows.map((data) => ({ operation: 'load', schema: o.schema, table: o.table, data, version: pos.version }));
           if (!(await publish(events))) return;
