@@ -18,6 +18,7 @@ export type ReadVerdict = 'ok' | 'stale' | 'phantom';
 
 /** The verdict for one read of key history `h`. */
 export function judgeRead(h: KeyHistory, r: ReadOp, opts: JudgeOptions): ReadVerdict {
+  if (r.present && r.token !== undefined && h.notApplied.includes(r.token)) return 'phantom';
   const produces = (w: WriteOp): boolean => (r.present ? w.kind !== 'delete' && w.token !== undefined && w.token === r.token : w.kind === 'delete');
   const candidates = h.writes.filter((w) => produces(w) && w.start < r.end);
   const tokenLogged = r.present && h.writes.some((w) => w.token !== undefined && w.token === r.token);
