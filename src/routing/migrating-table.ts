@@ -10,8 +10,8 @@
  *    fenceTimeoutMs, then FenceTimeoutError with nothing written), dynamo-primary (DynamoDB conditional write with a
  *    DIRECT_BAND version, then a versioned MySQL background write), dynamo-only (DynamoDB only).
  *  - A background write never fails the request; failures are counted, logged with the key and heartbeated.
- *  - Reads: while MySQL is primary (mysql-only, mysql-primary, fenced) readPercent of keys (sticky by key hash)
- *    read DynamoDB, the rest MySQL; once DynamoDB is primary (dynamo-primary, dynamo-only) every read goes to it,
+ *  - Reads: while MySQL is primary (mysql-only, mysql-primary, fenced) readPercent of partitions (sticky by a hash
+ *    of the partition-key columns, which for a single-column key is the key) read DynamoDB, the rest MySQL; once DynamoDB is primary (dynamo-primary, dynamo-only) every read goes to it,
  *    because MySQL is then a copy written in the background and reading it would break read-your-writes.
  *    Tombstones read as absent.
  *  - Shadow reads never change a response or its error and add no latency (./shadow-read.ts).
@@ -120,14 +120,14 @@ export class MigratingTable {
   async get(key: Row): Promise<Row | undefined> {
     const f = this.watcher.acquire();
     try {
-      // The key text (a hash input) is only needed for a split read share or a shadow read.
-      const ks = (f.readPercent > 0 && f.readPercent < 100) || f.shadowReadFraction > 0 ? keyString(this.opts.mapping, key) : '';
-      const fromDynamo = this.readsDynamo(f, ks);
+      // A split share hashes the partition (so a get and a query of one partition read the same store); the text is
+      // only built when a split share or a shadow read needs it.
+      const fromDynamo = this.readsDynamo(f, f.readPercent > 0 && f.readPercent < 100 ? this.partitionText(key) : '');
       const result = fromDynamo ? await this.getDynamo(key) : await this.mysql.get(key);
       if (f.shadowReadFraction > 0) {
         const readMysql = () => this.mysql.get(key);
         const readDynamo = () => this.getDynamo(key);
-        this.maybeShadow(f, ks, fromDynamo, result, fromDynamo ? readMysql : readDynamo, fromDynamo ? readDynamo : readMysql);
+        this.maybeShadow(f, keyString(this.opts.mapping, key), fromDynamo, result, fromDynamo ? readMysql : readDynamo, fromDynamo ? readDynamo : readMysql);
       }
       return result;
     } finally {
@@ -144,7 +144,7 @@ export class MigratingTable {
     if (given.join(',') !== [...this.partitionCols].sort().join(',')) {
       throw new RoutingInputError(`a query names exactly the partition columns [${this.partitionCols}], got [${given}]`, this.opts.mapping.sourceId);
     }
-    const ks = JSON.stringify(this.partitionCols.map((c) => partition[c]));
+    const ks = this.partitionText(partition);
     const f = this.watcher.acquire();
     try {
       const m = this.opts.mapping;
@@ -215,6 +215,11 @@ export class MigratingTable {
   async close(opts: { retire?: boolean; drain?: boolean } = {}): Promise<void> {
     if (opts.drain !== false) await this.settle();
     await this.watcher.stop({ retire: opts.retire ?? true });
+  }
+
+  /** The partition's text, the input of the sticky read-share hash. */
+  private partitionText(row: Row): string {
+    return JSON.stringify(this.partitionCols.map((c) => row[c] ?? null));
   }
 
   private async getDynamo(key: Row): Promise<Row | undefined> {
