@@ -66,11 +66,17 @@ async function pool<T>(items: readonly T[], n: number, f: (x: T) => Promise<void
   if (failed !== undefined) throw failed;
 }
 
-/** Runs `f` until it succeeds, backing off on transient errors and slowing the limiter on throttles. */
+/**
+ * Runs `f` until it succeeds, backing off on transient errors and slowing the limiter on throttles. The SDK client
+ * (owned by the caller) may already retry internally: a response that needed more than one attempt counts as a
+ * throttle signal too, so the pacing adapts whoever retried.
+ */
 async function retrying<T>(ctx: WriterContext, f: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await f();
+      const r = await f();
+      if (((r as { $metadata?: { attempts?: number } })?.$metadata?.attempts ?? 1) > 1) ctx.limiter.onThrottle();
+      return r;
     } catch (e) {
       if (!isTransient(e) || ctx.signal?.aborted) throw e;
       if (isThrottle(e)) ctx.limiter.onThrottle();
