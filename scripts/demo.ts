@@ -39,7 +39,7 @@ async function main(): Promise<void> {
     .option('--rate <n>', 'requests per second per instance', positive('--rate'), 50)
     .option('--duration <s>', 'seconds of load', positive('--duration'), 60)
     .option('--mix <mix>', 'request mix', parseMix, { read: 5, insert: 2, update: 2, delete: 1 })
-    .option('--via <store>', 'mysql (direct statements) or routing (MigratingTable); routing with --migrate')
+    .option('--via <store>', 'routing (MigratingTable, the default) or mysql (direct statements, the app before cutover)')
     .option('--migrate', 'migrate the tables under the load (needs the migration activities in the worker)', false)
     .option('--soak <s>', 'seconds each automatic gate soaks (with --migrate)', positive('--soak'), 5)
     .option('--timeout <s>', 'longest the migration may take (with --migrate)', positive('--timeout'), 900)
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     .option('--check-dynamo', 'also check DynamoDB (after a migration copied the tables)', false)
     .parse()
     .opts<{ rows: number; instances: number; rate: number; duration: number; mix: Mix; via?: string; migrate: boolean; soak: number; timeout: number; after: number; out?: string; checkDynamo: boolean }>();
-  const via = opts.via ?? (opts.migrate ? 'routing' : 'mysql');
+  const via = opts.via ?? 'routing';
   if (via !== 'mysql' && via !== 'routing') throw new InvalidArgumentError('--via must be mysql or routing');
   loadStackEnv();
   const outDir = opts.out ?? path.join(process.cwd(), 'reports', `demo-${new Date().toISOString().replace(/[:.]/g, '-')}`);
