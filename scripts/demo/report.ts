@@ -54,6 +54,8 @@ export interface CheckSummary {
   readonly keysChecked: number;
   readonly keysWithViolations: number;
   readonly violationsByKind: Readonly<Record<string, number>>;
+  /** Reads judged, and how many saw an overwritten (stale) or impossible (phantom) value. */
+  readonly reads?: { readonly checked: number; readonly stale: number; readonly phantom: number };
   /** Path of the checker's own Markdown report, relative to the demo report. */
   readonly report?: string;
 }
@@ -102,7 +104,8 @@ export function demoReportMarkdown(r: DemoReportInput, pngName = 'report.png'): 
   );
   if (r.seed) lines.push(`| seeded rows (${r.seed.database}) | ${Object.entries(r.seed.rows).map(([t, n]) => `${t} ${n}`).join(', ')} in ${r.seed.seconds.toFixed(1)} s |`);
   if (r.check) {
-    lines.push('', `Checker: ${r.check.passed ? 'passed' : 'FAILED'}; ${r.check.keysChecked} keys checked, ${r.check.keysWithViolations} with violations (${Object.entries(r.check.violationsByKind).map(([k, n]) => `${k} ${n}`).join(', ')}).${r.check.report ? ` Details: [${r.check.report}](${r.check.report}).` : ''}`);
+    const reads = r.check.reads ? ` Reads judged: ${r.check.reads.checked}, stale ${r.check.reads.stale}, phantom ${r.check.reads.phantom}.` : '';
+    lines.push('', `Checker: ${r.check.passed ? 'passed' : 'FAILED'}; ${r.check.keysChecked} keys checked, ${r.check.keysWithViolations} with violations (${Object.entries(r.check.violationsByKind).map(([k, n]) => `${k} ${n}`).join(', ')}).${reads}${r.check.report ? ` Details: [${r.check.report}](${r.check.report}).` : ''}`);
   }
   lines.push('', '## Latency per phase (ms)', '', '| window | seconds | ok | failed | read p50 | read p99 | write p50 | write p99 |', '|---|---|---:|---:|---:|---:|---:|---:|');
   for (const w of r.windows) lines.push(`| ${w.label} | ${w.fromS.toFixed(0)}–${w.toS.toFixed(0)} | ${w.ok} | ${w.failed} | ${ms(w.read.p50Ms)} | ${ms(w.read.p99Ms)} | ${ms(w.write.p50Ms)} | ${ms(w.write.p99Ms)} |`);

@@ -171,6 +171,7 @@ export async function runDemo(opts: DemoOptions, log: (m: string) => void = cons
         keysChecked: check.keysChecked,
         keysWithViolations: check.keysWithViolations,
         violationsByKind: check.violationsByKind,
+        reads: check.reads,
         report: path.basename(checkFiles.markdown),
       },
       notDone: opts.migrate ? incomplete : NOT_YET,
