@@ -28,8 +28,9 @@ export type TerminalPhase = 'complete' | 'aborted' | 'failed';
 /** The value of the CutoverPhase search attribute: a phase, or how the migration ended. */
 export type PhaseOrTerminal = Phase | TerminalPhase;
 
-/** Phases a `rollback` may name as its target (the flag states a migration can return to and run forward from). */
-export const ROLLBACK_TARGETS = ['backfill', 'catch-up', 'verify', 'read-cutover', 'shadow-writes', 'flip-writes'] as const;
+/** Phases a `rollback` may name as its target (the flag states a migration can return to and run forward from).
+ * Not flip-writes: the only later phase, dynamo-only, is where MySQL stopped receiving writes, so nothing returns there. */
+export const ROLLBACK_TARGETS = ['backfill', 'catch-up', 'verify', 'read-cutover', 'shadow-writes'] as const;
 export type RollbackTarget = (typeof ROLLBACK_TARGETS)[number];
 
 /** Index of `phase` in PHASES (-1 for aborted/failed): the order used for "earlier than". */

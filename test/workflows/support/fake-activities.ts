@@ -77,7 +77,20 @@ export class FakeActivities {
     return this.flags.map((f) => f.writeMode).filter((m, i, a) => i === 0 || a[i - 1] !== m);
   }
 
+  /** Activities currently held running (test time cannot skip while one runs). */
+  busy = 0;
+
   private async heldLoop(name: string): Promise<boolean> {
+    if (!this.held.has(name)) return false;
+    this.busy += 1;
+    try {
+      return await this.heldLoopInner(name);
+    } finally {
+      this.busy -= 1;
+    }
+  }
+
+  private async heldLoopInner(name: string): Promise<boolean> {
     while (this.held.has(name)) {
       Context.current().heartbeat();
       if (Context.current().cancellationSignal.aborted) return true;
