@@ -46,11 +46,11 @@ describe('CDC task record: monotonic checkpoint, fenced lease', () => {
   it('a second reader waits for the lease and continues from the first one’s checkpoint', async () => {
     const source = new BuiltinCdcSource({ db: f.pool, store: f.store, kafka: f.kafka });
     const { cdcId } = await source.start({ tables: [{ database: f.db, table: 't' }], topic: f.topic, partitions: 1 });
-    const a = new BinlogCdcReader({ db: f.pool, store: f.store, kafka: f.kafka }, { cdcId, leaseTtlMs: 3000, checkpointIntervalMs: 100 });
+    const a = new BinlogCdcReader({ db: f.pool, store: f.store, kafka: f.kafka }, { cdcId, leaseTtlMs: 10_000, checkpointIntervalMs: 100 });
     const runA = a.run();
     await f.pool.query(`INSERT INTO ${f.db}.t VALUES (1)`);
     await readTopic(f.kafka, f.topic, (m) => m.length >= 1);
-    const b = new BinlogCdcReader({ db: f.pool, store: f.store, kafka: f.kafka }, { cdcId, leaseTtlMs: 3000, checkpointIntervalMs: 100 });
+    const b = new BinlogCdcReader({ db: f.pool, store: f.store, kafka: f.kafka }, { cdcId, leaseTtlMs: 10_000, checkpointIntervalMs: 100 });
     const runB = b.run();
     await new Promise((r) => setTimeout(r, 500));
     expect(b.progress().state).toBe('starting'); // waiting for the lease
