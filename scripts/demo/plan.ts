@@ -23,6 +23,8 @@ export interface DemoPlanOptions {
   readonly soakS?: number;
   readonly partitions?: number;
   readonly concurrency?: number;
+  /** The mapping file (default scripts/demo/mapping.yaml, whose sources are in cutover_demo). */
+  readonly mappingFile?: string;
 }
 
 /** The plan for the demo tables. Topics and consumer groups are per run, so runs never share a stream. */
@@ -31,7 +33,7 @@ export function demoPlanConfig(o: DemoPlanOptions): MigrationPlanConfig {
   const table = (name: string): TableMigrationConfig => ({
     ...CONFIG_DEFAULTS,
     source: { database: o.database, table: name },
-    mappingFile: path.join(__dirname, 'mapping.yaml'),
+    mappingFile: o.mappingFile ?? path.join(__dirname, 'mapping.yaml'),
     cdc: { source: 'builtin', topic: `cutover.${o.runId}.${o.database}.${name}`, partitions: o.partitions ?? 4 },
     etl: { ...CONFIG_DEFAULTS.etl, group: `cutover-etl.${o.runId}.${name}` },
     backfill: { ...CONFIG_DEFAULTS.backfill, parallelism: 2 },

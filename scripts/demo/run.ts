@@ -12,6 +12,7 @@ import { SingleBar } from 'cli-progress';
 import * as mysql from 'mysql2/promise';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import YAML from 'yaml';
 import { runCheck } from '../../src/checker/check';
 import { writeCheckReport } from '../../src/checker/report';
 import { createDynamoClient } from '../../src/infra/dynamodb';
@@ -113,7 +114,7 @@ export async function runDemo(opts: DemoOptions, log: (m: string) => void = cons
     let outcome: 'finished' | 'timeout' | undefined;
     if (opts.migrate) {
       try {
-        migration = await startMigration({ database, runId: `d${Date.now().toString(36)}`, soakS: opts.migrate.soakS, origin, timeoutS: opts.migrate.timeoutS, bars: opts.progress ?? false, log });
+        migration = await startMigration({ database, mappingFile: demoMappingFile(database, opts.outDir), runId: `d${Date.now().toString(36)}`, soakS: opts.migrate.soakS, origin, timeoutS: opts.migrate.timeoutS, bars: opts.progress ?? false, log });
         outcome = await migration.finished;
         log(`migration ${outcome}; load continues ${opts.migrate.afterS} s`);
         await new Promise((r) => setTimeout(r, opts.migrate!.afterS * 1000));
@@ -203,17 +204,28 @@ async function resetMigrationState(pool: mysql.Pool, dynamo: DynamoDBClient, dat
   for (const { t } of tables) await pool.query(`DELETE FROM \`${controlSchema}\`.\`${t}\` WHERE table_id LIKE ?`, [`${database}.%`]);
 }
 
+/** scripts/demo/mapping.yaml, or a copy in `dir` whose sources are in `database` instead of cutover_demo. */
+export function demoMappingFile(database: string, dir: string): string {
+  const file = path.join(__dirname, 'mapping.yaml');
+  if (database === DEMO_DATABASE) return file;
+  const doc = YAML.parse(fs.readFileSync(file, 'utf8')) as { tables: { source: string }[] };
+  for (const t of doc.tables) t.source = t.source.replace(/^[^.]+\./, `${database}.`);
+  const copy = path.join(dir, `mapping.${database}.yaml`);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(copy, YAML.stringify(doc));
+  return copy;
+}
+
 async function storeFactory(opts: DemoOptions, pool: mysql.Pool, dynamo: DynamoDBClient, database: string): Promise<(instance: string) => Promise<AppStore>> {
   if (opts.via === 'mysql') return async () => new MysqlAppStore(pool, DEMO_KEYS);
-  if (database !== DEMO_DATABASE) throw new Error(`routing mode needs the mapping's source database ${DEMO_DATABASE}, not ${database}`);
-  const columns = new Map(await Promise.all(DEMO_TABLES.map(async (t) => [`${DEMO_DATABASE}.${t}`, await readColumns(pool, database, t)] as const)));
-  const mappings = loadMappingFile(path.join(__dirname, 'mapping.yaml'), (id) => columns.get(id as `${typeof DEMO_DATABASE}.${(typeof DEMO_TABLES)[number]}`));
+  const columns = new Map<string, Awaited<ReturnType<typeof readColumns>>>(await Promise.all(DEMO_TABLES.map(async (t) => [`${database}.${t}`, await readColumns(pool, database, t)] as const)));
+  const mappings = loadMappingFile(demoMappingFile(database, opts.outDir), (id) => columns.get(id));
   const flagStore = new FlagStore(pool, opts.controlSchema ?? CONTROL_SCHEMA);
   await flagStore.ensureSchema();
   return async (instance) => {
     const tables: Record<string, MigratingTable> = {};
     for (const m of mappings) {
-      tables[m.source.table] = await MigratingTable.open({ pool, dynamo, mapping: m, columns: columns.get(m.sourceId as never), flagStore, instanceId: instance });
+      tables[m.source.table] = await MigratingTable.open({ pool, dynamo, mapping: m, columns: columns.get(m.sourceId), flagStore, instanceId: instance });
     }
     return new RoutingAppStore(tables, DEMO_KEYS);
   };

@@ -16,10 +16,10 @@ afterAll(async () => {
   fs.rmSync(outDir, { recursive: true, force: true });
 });
 
-it('runs a short demo with no failed request and no lost write, and reports what it did not do', async () => {
+it.each(['routing', 'mysql'] as const)('runs a short demo via %s with no failed request and no lost write, and reports what it did not do', async (via) => {
   const lines: string[] = [];
   const r = await runDemo(
-    { rows: 1500, instances: 2, ratePerInstance: 40, durationS: 4, mix: { read: 4, insert: 2, update: 3, delete: 1 }, via: 'mysql', outDir, database },
+    { rows: 1500, instances: 2, ratePerInstance: 40, durationS: 4, mix: { read: 4, insert: 2, update: 3, delete: 1 }, via, outDir: path.join(outDir, via), database, controlSchema: database },
     (m) => lines.push(m),
   );
   expect(r.verdict).toBe('INCOMPLETE'); // passes every check, but the migration plan is not wired in yet
