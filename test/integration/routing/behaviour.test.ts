@@ -2,7 +2,8 @@
  * Routing behaviour on the real stack: shadow reads catch a deliberately corrupted item and stay silent when the
  * stores agree; a failing background write never fails the request, is counted with its key, and reconcile repairs
  * it; fenced writes are held (then released into the new mode) or time out with nothing written; partition queries
- * return the same rows in the same order from either store.
+ * return the same rows in the same order from either store; the read share is sticky per partition; an instance cut
+ * off from its flag source stops writing (self-fencing) and resumes when it can confirm its flags again.
  */
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { FenceTimeoutError } from '../../../src/routing/errors';
@@ -168,4 +169,23 @@ it('fenced: writes are held, not failed, and run under the next mode once it is 
   await expect(quick.put(ev(3, 2, 'never'))).rejects.toBeInstanceOf(FenceTimeoutError);
   expect(await mysql.get({ tenant: 3, seq: '2' })).toBeUndefined();
   expect(quick.stats().fenceTimeouts).toBe(1);
+});
+
+it('self-fences: an instance that cannot confirm its flags holds writes (reads go on), and resumes when it can', async () => {
+  let down = false;
+  const source = { get: async (id: string) => (down ? Promise.reject(new Error('flag store unreachable')) : fx.flagStore.get(id)) };
+  const cut = await fx.open('ev', { flagSource: source, staleMs: 150, fenceTimeoutMs: 400 });
+  await writeMode('mysql-only');
+  await fx.flagStore.update(tableId(), { readPercent: 0 });
+  await cut.refreshFlags();
+  await cut.put(ev(4, 1, 'before'));
+  down = true;
+  await new Promise((r) => setTimeout(r, 250));
+  await expect(cut.put(ev(4, 2, 'while cut off'))).rejects.toBeInstanceOf(FenceTimeoutError);
+  expect(await cut.get({ tenant: 4, seq: '1' })).toMatchObject({ body: 'before' });
+  down = false;
+  const resumed = cut.put(ev(4, 3, 'after'));
+  await expect(resumed).resolves.toBeUndefined();
+  expect(await cut.get({ tenant: 4, seq: '2' })).toBeUndefined();
+  expect(await cut.get({ tenant: 4, seq: '3' })).toMatchObject({ body: 'after' });
 });
