@@ -102,6 +102,9 @@ export class MigratingTable {
     const { schema, table } = opts.mapping.source;
     const columns = opts.columns ?? (await readColumns(opts.pool, schema, table));
     const t = new MigratingTable(opts, columns);
+    // The control tables normally exist (the workflow's first flag change creates them); an application user without
+    // CREATE privilege then gets on, and a missing table surfaces as the flag read's own error just below.
+    await opts.flagStore.ensureSchema().catch(() => undefined);
     await t.watcher.start();
     return t;
   }
