@@ -20,6 +20,7 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import { FlagBarrierTimeoutError } from '../shared/errors';
 import { FlagVersionConflictError } from './errors';
+import { isRetryableMysqlError } from './mysql-side';
 import { DEFAULT_FLAGS, nextFlags, parseFlags, sameState, type FlagChange, type TableFlags } from './flags';
 
 /** What an instance reports in its heartbeat. */
@@ -97,6 +98,18 @@ export class FlagStore {
    * with FlagError.
    */
   async update(tableId: string, change: FlagChange, opts: { expectedVersion?: number; note?: string } = {}): Promise<TableFlags> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.updateOnce(tableId, change, opts);
+      } catch (e) {
+        // Two first-ever changes of a table race on the gap lock of the absent row; one is chosen as deadlock victim.
+        if (!isRetryableMysqlError(e) || attempt >= 5) throw e;
+        await new Promise((r) => setTimeout(r, 5 * attempt * Math.random()));
+      }
+    }
+  }
+
+  private async updateOnce(tableId: string, change: FlagChange, opts: { expectedVersion?: number; note?: string }): Promise<TableFlags> {
     const conn = await this.pool.getConnection();
     try {
       await conn.beginTransaction();
