@@ -39,7 +39,7 @@ export interface InterruptOn {
 
 /** Created lazily: the workflow metric meter exists only inside a workflow context (not when tests import this). */
 function phaseGauge() {
-  return metricMeter.createGauge('cutover_phase', 'int', '', 'index of the migration phase (see PHASES); -1 aborted or failed');
+  return metricMeter.createGauge('cutover_phase', 'int', '', '1 + index of the migration phase in PHASES (1 preflight … 12 complete); 0 aborted or failed');
 }
 
 /** A one-line account of an activity failure: the error class Temporal recorded and its message. */
@@ -119,7 +119,7 @@ export class Migration {
 
   publishPhase(): void {
     upsertSearchAttributes([{ key: CUTOVER_PHASE, value: this.state.phase }]);
-    phaseGauge().set(phaseIndex(this.state.phase), { table: this.label });
+    phaseGauge().set(phaseIndex(this.state.phase) + 1, { table: this.label });
   }
 
   interrupted(on: InterruptOn): boolean {
