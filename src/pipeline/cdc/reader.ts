@@ -83,6 +83,8 @@ export class BinlogCdcReader {
   private kafkaError: string | null = null;
   private stopping = false;
   private drainDeadline = Number.POSITIVE_INFINITY;
+  /** Local-clock bound of the lease's validity (last successful renewal + 80 % of the TTL): no send after it. */
+  private leaseOkUntil = 0;
   private fatal: unknown;
   private zongji: ZongJi | undefined;
   private paused = false;
@@ -141,6 +143,7 @@ export class BinlogCdcReader {
       this.producer = this.deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 } });
       await this.connectProducer();
       for (const t of rec.config.tables) this.columnCache.set(`${t.database}.${t.table}`, await readColumns(this.deps.db, t.database, t.table));
+      this.leaseOkUntil = Date.now() + this.ttl * 0.8;
       this.state = 'running';
       await Promise.all([this.publishLoop(), this.checkpointLoop(), this.readLoop(rec)]);
       if (this.fatal) throw this.fatal;
@@ -315,6 +318,12 @@ export class BinlogCdcReader {
         });
         continue;
       }
+      // A lease that may have expired (renewal failing or late) could already be someone else's: do not publish
+      // until a renewal succeeds, so two readers overlap for as short a time as possible.
+      if (Date.now() > this.leaseOkUntil) {
+        await sleep(50);
+        continue;
+      }
       // take messages in order across queued transactions, up to `max`
       const batch: { key: string | null; value: string; partition?: number }[] = [];
       const marks: Array<[Tx, number]> = [];
@@ -400,6 +409,7 @@ export class BinlogCdcReader {
         if (finished || snapshot !== lastSnapshot || Date.now() - lastSaved > this.ttl / 3) {
           await this.save(this.kafkaError ?? undefined);
           lastSaved = Date.now();
+          this.leaseOkUntil = lastSaved + this.ttl * 0.8;
           lastSnapshot = snapshot;
         }
         this.emit();
