@@ -3,12 +3,16 @@
  * calls it again until the phase changes), so that every step is a safe point for pause, rollback, abort and
  * continue-as-new, and re-entering a phase after any of them resumes from the state it carried (cursor, ladder step).
  */
+import { patched } from '@temporalio/workflow';
 import { isDynamoPrimary } from '../../shared/phases';
 import type { ShadowStats } from '../../shared/activity-contract';
 import { control, longOptions } from './activities';
 import type { Background } from './background';
 import { sample } from './background';
 import { Interrupted, type InterruptOn, type Migration } from './runtime';
+
+/** Patch ids of control-flow changes (replayed by test/workflows/replay.test.ts against recorded histories). */
+export const PATCH_DLQ_GATE_BEFORE_READS = 'dlq-gate-before-reads';
 
 const PAUSABLE: InterruptOn = { pause: true };
 const READS: InterruptOn = { pause: true, readPercent: true };
@@ -197,6 +201,8 @@ async function readCutover(m: Migration): Promise<void> {
     m.setPhase('shadow-writes', `reads at ${s.readPercent}% passed their gate`);
     return;
   }
+  // v2: events dead-lettered while verifying must not go unnoticed before the first read is served from DynamoDB.
+  if (s.readPercent === 0 && patched(PATCH_DLQ_GATE_BEFORE_READS)) await dlqGate(m);
   if (s.readPercent === 0 && m.config.gates.reads === 'manual') {
     await m.waitForOperator('reads', 'verification passed; approve to start serving reads from DynamoDB', false, READS);
   }
