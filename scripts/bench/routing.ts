@@ -8,10 +8,11 @@
 import { CreateTableCommand, DeleteTableCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import * as hdr from 'hdr-histogram-js';
 import * as mysql from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
 import { createDynamoClient } from '../../src/infra/dynamodb';
 import { loadStackEnv } from '../../src/infra/env';
 import { createMysqlPool, mysqlConnectionParams } from '../../src/infra/mysql';
-import { readColumns, ROW_QUERY_OPTIONS } from '../../src/pipeline/row/codec';
+import { readColumns, ROW_QUERY_OPTIONS, rowFromMysql2 } from '../../src/pipeline/row/codec';
 import { compileMapping } from '../../src/pipeline/transform/mapping';
 import { FlagStore } from '../../src/routing/flag-store';
 import type { WriteMode } from '../../src/routing/flags';
@@ -103,8 +104,8 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
         }
       }
     }
-    // What the versioned condition itself costs on this endpoint, apart from the layer: the layer's dynamo-only put
-    // beside a direct PutItem carrying the same condition (`attribute_not_exists(_v) OR _v < :v`).
+    // (Still in dynamo-only.) What the versioned condition itself costs on this endpoint, apart from the layer: the
+    // layer's dynamo-only put beside a direct PutItem carrying the same condition (`attribute_not_exists(_v) OR _v < :v`).
     const directCondPut = (i: number) => {
       const v = nextDirectVersion(undefined); // the layer's own version scheme, so neither side outbids the other
       return dynamo.send(new PutItemCommand({
@@ -120,6 +121,26 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
     for (const q of [50, 99]) {
       figures.push({ name: `routing put p${q} (dynamo-only) vs same-condition PutItem`, value: lc.getValueAtPercentile(q) / 1000, unit: 'ms', baselineName: `direct conditional PutItem p${q}`, baseline: dc.getValueAtPercentile(q) / 1000, higherIsBetter: false, note: 'isolates the layer from the cost of the version condition, which dynalite evaluates with an extra LevelDB read' });
     }
+    // What the canonical row encoding costs on the MySQL read path, apart from the layer: the layer's mysql-only get
+    // beside the same SELECT followed by the shared codec (rowFromMysql2), the conversion the layer must make.
+    while (t.flags.writeMode !== 'mysql-only') {
+      const order2: WriteMode[] = ['mysql-only', 'mysql-primary', 'fenced', 'dynamo-primary', 'dynamo-only'];
+      await flagStore.update(mapping.sourceId, { writeMode: order2[order2.indexOf(t.flags.writeMode) - 1], readPercent: t.flags.writeMode === 'dynamo-primary' ? 100 : 0 });
+      await t.refreshFlags();
+    }
+    await flagStore.update(mapping.sourceId, { readPercent: 0 });
+    await t.refreshFlags();
+    const directDecodedGet = async (i: number) => {
+      const [rows] = await pool.query<RowDataPacket[]>('SELECT `id`, `name`, `amount`, `created` FROM t WHERE `id` = ?', [String((i * 7919) % keys)]);
+      return rows.length ? rowFromMysql2(columns, rows[0]) : undefined;
+    };
+    ctx.log(`mysql-only: ${calls} gets beside a direct SELECT + rowFromMysql2`);
+    await paired(100, layerGet, directDecodedGet);
+    const [lq, dq] = await paired(calls, layerGet, directDecodedGet);
+    for (const q of [50, 99]) {
+      figures.push({ name: `routing get p${q} (mysql-only) vs SELECT + codec`, value: lq.getValueAtPercentile(q) / 1000, unit: 'ms', baselineName: `direct mysql2 point SELECT + rowFromMysql2 p${q}`, baseline: dq.getValueAtPercentile(q) / 1000, higherIsBetter: false, note: 'isolates the layer from the canonical row encoding every cutover read makes' });
+    }
+
     return figures;
   } finally {
     await table?.close().catch(() => undefined);
