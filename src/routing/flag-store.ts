@@ -17,7 +17,7 @@
  * requests still runs under, so `awaitBarrier(v)` returning means no request under a version below v is in flight on
  * any live instance.
  */
-import type { Pool, RowDataPacket } from 'mysql2/promise';
+import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { FlagBarrierTimeoutError } from '../shared/errors';
 import { FlagVersionConflictError } from './errors';
 import { isRetryableMysqlError } from './mysql-side';
@@ -162,6 +162,16 @@ export class FlagStore {
    */
   async retire(tableId: string, instanceId: string): Promise<void> {
     await this.pool.query(`UPDATE ${this.instancesTable} SET heartbeat_at = '1970-01-01 00:00:00' WHERE table_id = ? AND instance_id = ?`, [tableId, instanceId]);
+  }
+
+  /**
+   * After a migration completed (or was abandoned): drops the table's row versions and heartbeat rows. The flags and
+   * their history stay as the audit trail. Returns how many rows went.
+   */
+  async forgetTable(tableId: string): Promise<{ rowVersions: number; instances: number }> {
+    const [a] = await this.pool.query<ResultSetHeader>(`DELETE FROM ${this.rowVersionsTable} WHERE table_id = ?`, [tableId]);
+    const [b] = await this.pool.query<ResultSetHeader>(`DELETE FROM ${this.instancesTable} WHERE table_id = ?`, [tableId]);
+    return { rowVersions: a.affectedRows, instances: b.affectedRows };
   }
 
   /** Every instance that ever reported on `tableId`, with liveness judged by the database clock. */

@@ -83,4 +83,8 @@ it('barrier: ignores instances whose heartbeat is older than the liveness window
   await expect(fx.flagStore.awaitBarrier(id, v.version, { timeoutMs: 3000, livenessMs: 300, requireDrained: true, pollMs: 20 })).resolves.toHaveLength(1);
   const statuses = await fx.flagStore.instances(id, 300);
   expect(statuses.find((s) => s.instanceId === 'app-dead')?.live).toBe(false);
+  await live.stop({ retire: true });
+  expect(await fx.flagStore.forgetTable(id)).toEqual({ rowVersions: 0, instances: 2 });
+  expect(await fx.flagStore.instances(id)).toEqual([]);
+  expect((await fx.flagStore.get(id)).version).toBe(v.version); // flags and history stay
 });
