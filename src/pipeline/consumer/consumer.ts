@@ -66,7 +66,10 @@ export interface EtlProgress {
   readonly throttles: number;
   readonly mode: ApplyMode;
   readonly modeVersion: number;
+  /** Partitions whose lease this member holds (it has written or may write them). */
   readonly partitions: readonly number[];
+  /** Partitions Kafka assigned to this member at the last rebalance. */
+  readonly assigned: readonly number[];
   readonly lagByPartition: readonly { readonly partition: number; readonly lag: number }[];
 }
 
@@ -89,6 +92,7 @@ export class EtlConsumer {
   private readonly lowWatermarks = new Map<number, string>();
   private readonly pendingComplete = new Set<number>();
   private readonly lag = new Map<number, number>();
+  private assigned: number[] = [];
   private applied = { mode: 'shared' as ApplyMode, version: 0 };
   private desired = { mode: 'shared' as ApplyMode, version: 0 };
   private fresh = false;
@@ -101,6 +105,7 @@ export class EtlConsumer {
   private stopResult: Omit<EtlRunResult, 'progress'> = { stoppedBy: 'stopped' };
   private readonly counters = { events: 0, written: 0, skipped: 0, deadLettered: 0, redirected: 0, controls: 0, batches: 0 };
   private onProgress?: (p: EtlProgress) => void;
+  private lastReport = { at: Date.now(), events: 0 };
 
   constructor(private readonly opts: EtlConsumerOptions) {
     this.applier = new Applier({ ...opts, mode: 'shared', pkChange: 'redirect' });
@@ -131,6 +136,7 @@ export class EtlConsumer {
       mode: this.applied.mode,
       modeVersion: this.applied.version,
       partitions: [...this.leases.keys()].sort((a, b) => a - b),
+      assigned: [...this.assigned].sort((a, b) => a - b),
       lagByPartition: [...this.lag].map(([partition, lag]) => ({ partition, lag })).sort((a, b) => a.partition - b.partition),
     };
   }
@@ -192,6 +198,7 @@ export class EtlConsumer {
   }
 
   private async onAssignment(partitions: number[]): Promise<void> {
+    this.assigned = [...partitions];
     for (const [p, lease] of this.leases) {
       if (partitions.includes(p)) continue;
       this.leases.delete(p);
@@ -226,10 +233,16 @@ export class EtlConsumer {
     this.inFlight++;
   }
 
-  /** Background duty (every modePollMs): pick up mode changes, switch when idle, keep held leases alive. */
+  /** Background duty (every modePollMs): pick up mode changes, switch when idle, keep held leases alive, report. */
   private async tick(): Promise<void> {
     await this.refreshMode();
     await this.switchIfNeeded();
+    const now = Date.now();
+    if (now - this.lastReport.at >= 2_000 && !this.switching) {
+      const rate = ((this.counters.events - this.lastReport.events) * 1000) / (now - this.lastReport.at);
+      this.lastReport = { at: now, events: this.counters.events };
+      await this.opts.control.reportMember(this.opts.group, this.member, { mode: this.applied.mode, modeVersion: this.applied.version, events: this.counters.events, throttles: this.applier.limiter.throttles, rate });
+    }
     for (const [p, lease] of this.leases) {
       if (!this.opts.control.needsRenewal(lease)) continue;
       await this.opts.control.renew(lease).catch((e) => {

@@ -125,6 +125,24 @@ export class ControlStore {
     await this.client.send(new PutItemCommand({ TableName: this.table, Item: { pk: S(`member|${group}|${member}`), mode: S(mode), modeVersion: N(modeVersion), at: N(Date.now()) } }));
   }
 
+  /** A member's periodic report (same item as its acknowledgement; modeVersion is always the mode it runs). */
+  async reportMember(group: string, member: string, r: { mode: ApplyMode; modeVersion: number; events: number; throttles: number; rate: number }): Promise<void> {
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: { pk: S(`member|${group}|${member}`), mode: S(r.mode), modeVersion: N(r.modeVersion), at: N(Date.now()), events: N(r.events), throttles: N(r.throttles), rate: N(Math.round(r.rate)) },
+      }),
+    );
+  }
+
+  /** Members that reported within `withinMs`. */
+  async liveMembers(group: string, withinMs = 15_000): Promise<{ member: string; mode: ApplyMode; modeVersion: number; events: number; throttles: number; rate: number }[]> {
+    const now = Date.now();
+    return (await this.scan(`member|${group}|`))
+      .filter((m) => Number(m.at.N) > now - withinMs)
+      .map((m) => ({ member: m.pk.S?.split('|')[2] ?? '', mode: m.mode.S as ApplyMode, modeVersion: Number(m.modeVersion.N), events: Number(m.events?.N ?? 0), throttles: Number(m.throttles?.N ?? 0), rate: Number(m.rate?.N ?? 0) }));
+  }
+
   private async scan(prefix: string): Promise<Record<string, AttributeValue>[]> {
     const out: Record<string, AttributeValue>[] = [];
     let start: Record<string, AttributeValue> | undefined;
@@ -144,15 +162,20 @@ export class ControlStore {
       .map((i) => ({ topic: i.topic.S as string, partition: Number(i.partition.N), owner: i.owner.S as string, epoch: Number(i.epoch.N) }));
   }
 
-  /** Waits until every live lease holder runs mode version ≥ `version`; returns how many holders acknowledged. */
+  /**
+   * Waits until every live lease holder runs mode version ≥ `version`. Returns the laggards (holders that did not
+   * acknowledge in time) and how many live members (reported within 15 s) run it.
+   */
   async awaitMode(group: string, version: number, timeoutMs: number, signal?: AbortSignal): Promise<{ acknowledged: number; laggards: string[] }> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const leases = await this.liveLeases(group);
-      const members = new Map((await this.scan(`member|${group}|`)).map((m) => [m.pk.S?.split('|')[2] ?? '', Number(m.modeVersion.N)]));
+      const items = await this.scan(`member|${group}|`);
+      const members = new Map(items.map((m) => [m.pk.S?.split('|')[2] ?? '', Number(m.modeVersion.N)]));
       const owners = [...new Set(leases.map((l) => l.owner))];
       const laggards = owners.filter((o) => (members.get(o) ?? 0) < version);
-      if (!laggards.length || Date.now() > deadline) return { acknowledged: owners.length - laggards.length, laggards };
+      const acknowledged = items.filter((m) => Number(m.modeVersion.N) >= version && Number(m.at.N) > Date.now() - 15_000).length;
+      if (!laggards.length || Date.now() > deadline) return { acknowledged, laggards };
       await sleep(200, signal);
     }
   }
