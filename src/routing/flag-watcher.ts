@@ -46,7 +46,8 @@ export class FlagWatcher {
   private readonly open = new Map<number, number>();
   private readonly waiters = new Set<() => void>();
   private timer: NodeJS.Timeout | undefined;
-  private confirmedAt = 0;
+  /** performance.now() at the start of the last round that refreshed and heartbeated successfully. */
+  private confirmedAt = -Infinity;
   private beating: Promise<void> | undefined;
   private beatAgain = false;
   private stopped = false;
@@ -60,7 +61,7 @@ export class FlagWatcher {
 
   /** Reads the flags, heartbeats, and starts background refreshing. */
   async start(): Promise<TableFlags> {
-    const t0 = Date.now();
+    const t0 = performance.now();
     this.current = await this.source.get(this.tableId);
     await this.heartbeatNow();
     this.confirmedAt = t0;
@@ -77,7 +78,7 @@ export class FlagWatcher {
 
   /** False when the flags could not be confirmed for `staleMs`: writes must hold (see the lease invariant). */
   get fresh(): boolean {
-    return Date.now() - this.confirmedAt < (this.opts.staleMs ?? 5000);
+    return performance.now() - this.confirmedAt < (this.opts.staleMs ?? 5000); // monotonic: immune to clock steps
   }
 
   /** The version this instance reports: the lowest still held by an open lease, else the current one. */
@@ -173,7 +174,7 @@ export class FlagWatcher {
     if (this.ticking || this.stopped) return;
     this.ticking = true;
     try {
-      const t0 = Date.now();
+      const t0 = performance.now();
       const before = this.flags.version;
       await this.refresh();
       if (this.flags.version === before) await this.heartbeatNow();
