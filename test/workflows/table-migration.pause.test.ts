@@ -5,7 +5,7 @@
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
-import { approveSignal, pauseSignal, resumeSignal, statusQuery } from '../../src/shared/messages';
+import { approveSignal, pauseSignal, resumeSignal, statusQuery, type MigrationStatus } from '../../src/shared/messages';
 import type { Phase } from '../../src/shared/phases';
 import { tableMigrationWorkflow } from '../../src/workflows';
 import { uniqueName } from '../support/ids';
@@ -47,7 +47,7 @@ describe('table-migration workflow: pause and resume in every phase', () => {
         await waitForStatus(env, handle, (st) => !st.paused, `resumed in ${phase}`, 200);
         seen.push(phase);
       }
-      const at = (phase: Phase, extra: (s: Awaited<ReturnType<typeof handle.query<typeof statusQuery>>>) => boolean = () => true) =>
+      const at = (phase: Phase, extra: (s: MigrationStatus) => boolean = () => true) =>
         waitForStatus(env, handle, (st) => st.phase === phase && extra(st), phase, 1_000);
 
       await at('preflight', (s) => s.awaiting !== null);

@@ -46,7 +46,9 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A fake with its recorded calls and controls. */
 export class FakeActivities {
   readonly calls: Call[] = [];
-  readonly flags: FlagState[] = [{ version: 0, readPercent: 0, writeMode: 'mysql-only' }];
+  /** Flag history per source table (a plan runs several tables on one fake). */
+  private readonly flagsByTable = new Map<string, FlagState[]>();
+  private firstTable: string | undefined;
   readonly opts: FakeOptions;
   /** Activities held "running" until released. */
   private readonly held = new Set<string>();
@@ -69,8 +71,20 @@ export class FakeActivities {
   count(name: string): number {
     return this.calls.filter((c) => c.name === name).length;
   }
-  current(): FlagState {
-    return this.flags[this.flags.length - 1];
+  /** The flag history of `table` (default: the first table the fake saw). */
+  flagsOf(table = this.firstTable): FlagState[] {
+    if (table === undefined) return [{ version: 0, readPercent: 0, writeMode: 'mysql-only' }];
+    this.firstTable ??= table;
+    let list = this.flagsByTable.get(table);
+    if (!list) this.flagsByTable.set(table, (list = [{ version: 0, readPercent: 0, writeMode: 'mysql-only' }]));
+    return list;
+  }
+  get flags(): FlagState[] {
+    return this.flagsOf();
+  }
+  current(table?: string): FlagState {
+    const list = this.flagsOf(table);
+    return list[list.length - 1];
   }
   /** Write modes in the order they were set (consecutive duplicates collapsed). */
   writeModes(): WriteMode[] {
@@ -168,15 +182,16 @@ export class FakeActivities {
       repair: async (input) => (rec('repair', input), { keysRequeued: 1 }),
       setRoutingFlags: async (input) => {
         rec('setRoutingFlags', input);
-        const cur = this.current();
+        const table = input.ctx.source.table;
+        const cur = this.current(table);
         if (!isAllowedWriteStep(cur.writeMode, input.writeMode)) {
           throw ApplicationFailure.create({ type: 'FlagError', message: `write mode cannot go from ${cur.writeMode} to ${input.writeMode}`, nonRetryable: true });
         }
-        this.flags.push({ version: cur.version + 1, readPercent: input.readPercent, writeMode: input.writeMode });
+        this.flagsOf(table).push({ version: cur.version + 1, readPercent: input.readPercent, writeMode: input.writeMode });
         return { version: cur.version + 1 };
       },
       awaitFlagBarrier: async (input) => (rec('awaitFlagBarrier', input), { version: input.version, instances: 2, waitedMs: 1 }),
-      readShadowStats: async (input) => (rec('readShadowStats', input), o.shadowStats(this.current())),
+      readShadowStats: async (input) => (rec('readShadowStats', input), o.shadowStats(this.current(input.ctx.source.table))),
       drainBackgroundWrites: async (input) => (rec('drainBackgroundWrites', input), { pending: 0, reconciledKeys: 0 }),
       cleanup: async (input) => (rec('cleanup', input), { tombstonesDeleted: 3 }),
       abortCleanup: async (input) => (rec('abortCleanup', input), { removed: ['cdc-1', 'topic'], kept: ['target'] }),
