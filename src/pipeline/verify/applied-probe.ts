@@ -14,11 +14,15 @@ export interface AppliedProbeDeps {
   readonly admin: Admin;
   readonly topic: string;
   readonly group: string;
-  /** The CDC reader's acknowledged position ("d-s-seq[@file:pos]"), null before the first acknowledgement. */
+  /**
+   * The CDC's acknowledged position ("d-s-seq[@file:pos]"), null before the first acknowledgement: the reader's
+   * `progress().position` in process, or `CdcSource.describe(id).publishedPosition` from anywhere.
+   */
   readonly cdcPosition: () => string | null | Promise<string | null>;
 }
 
-function seqOf(position: string | null): bigint | undefined {
+/** The GTID seq of a CDC position ("d-s-seq[@file:pos]", e.g. StartCdcResult.startPosition), undefined if none. */
+export function positionSeq(position: string | null): bigint | undefined {
   const m = position ? /^(\d+)-(\d+)-(\d+)/.exec(position) : null;
   return m ? BigInt(m[3]) : undefined;
 }
@@ -28,7 +32,7 @@ export function appliedThroughProbe(deps: AppliedProbeDeps): () => Promise<strin
   let applied = 0n;
   let candidate: { seq: bigint; ends: Map<number, bigint> } | undefined;
   const newCandidate = async (): Promise<typeof candidate> => {
-    const seq = seqOf(await deps.cdcPosition());
+    const seq = positionSeq(await deps.cdcPosition());
     if (seq === undefined) return undefined;
     const ends = await deps.admin.fetchTopicOffsets(deps.topic);
     return { seq, ends: new Map(ends.map((e) => [e.partition, BigInt(e.high)])) };
