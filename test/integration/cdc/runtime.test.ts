@@ -28,10 +28,11 @@ describe('CdcRuntime claims runnable tasks', () => {
     const run1 = r1.run();
     const run2 = r2.run();
     try {
-      const deadline = Date.now() + 20_000;
-      while (r1.progress().length + r2.progress().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const running = (): string[] => [...r1.progress(), ...r2.progress()].filter((p) => p.state === 'running').map((p) => p.cdcId).sort();
+      const deadline = Date.now() + 30_000;
+      while (running().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       await new Promise((r) => setTimeout(r, 500));
-      const owned = [...r1.progress(), ...r2.progress()].filter((p) => p.state === 'running').map((p) => p.cdcId).sort();
+      const owned = running();
       expect(owned).toEqual([ta.cdcId, tb.cdcId].sort());
       await f.pool.query(`INSERT INTO ${f.db}.a VALUES (1)`);
       await f.pool.query(`INSERT INTO ${f.db}.b VALUES (1)`);
