@@ -198,7 +198,7 @@ async function resetMigrationState(pool: mysql.Pool, dynamo: DynamoDBClient, dat
     });
   }
   const [tables] = await pool.query<mysql.RowDataPacket[]>(
-    "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE 'cutover\\_%'",
+    "SELECT TABLE_NAME AS t FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND COLUMN_NAME = 'table_id' AND TABLE_NAME LIKE 'cutover\\_%'",
     [controlSchema],
   );
   for (const { t } of tables) await pool.query(`DELETE FROM \`${controlSchema}\`.\`${t}\` WHERE table_id LIKE ?`, [`${database}.%`]);
