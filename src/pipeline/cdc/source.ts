@@ -59,6 +59,10 @@ export class BuiltinCdcSource implements CdcSource {
     const existing = await this.deps.store.get(cdcId);
     if (existing) {
       if (existing.config.topic !== req.topic) throw new CdcStateError(cdcId, `exists with topic ${existing.config.topic}, not ${req.topic}`);
+      const names = (ts: readonly { database: string; table: string }[]): string => ts.map((t) => `${t.database}.${t.table}`).sort().join(',');
+      if (names(existing.config.tables) !== names(req.tables)) {
+        throw new CdcStateError(cdcId, `exists for tables ${names(existing.config.tables)}, not ${names(req.tables)}`);
+      }
       const topic = await this.topic(req);
       return { cdcId, topic: req.topic, partitions: topic.partitions, startPosition: formatPosition(existing.position) ?? `timestamp ${describeStart(existing.config.start)}`, createdTopic: topic.created, createdTask: false };
     }

@@ -82,5 +82,8 @@ describe('stop without a running reader', () => {
     expect(await f.store.claimable()).not.toContain(cdcId);
     expect(await source.resume(cdcId)).toEqual({ state: 'starting' });
     expect(await f.store.claimable()).toContain(cdcId);
+    // the same id with other tables or another topic is refused, not silently reused
+    await expect(source.start({ cdcId, tables: [{ database: f.db, table: 'other' }], topic: f.topic, partitions: 1 })).rejects.toThrow(/exists for tables/);
+    await expect(source.start({ cdcId, tables: [{ database: f.db, table: 't' }], topic: `${f.topic}_x`, partitions: 1 })).rejects.toThrow(/exists with topic/);
   });
 });
