@@ -190,9 +190,9 @@ export async function runDemo(opts: DemoOptions, log: (m: string) => void = cons
 /** Default schema of the routing flag tables in the demo. */
 const CONTROL_SCHEMA = 'cutover_control';
 
-/** A new run starts from scratch: the previous run's DynamoDB tables and routing flags for the demo tables go. */
-async function resetMigrationState(pool: mysql.Pool, dynamo: DynamoDBClient, database: string, controlSchema: string): Promise<void> {
-  for (const TableName of Object.values(DEMO_DYNAMO_TABLES)) {
+/** A new run starts from scratch: the previous run's DynamoDB tables and routing rows (flags, heartbeats, versions) of `database` go. */
+export async function resetMigrationState(pool: mysql.Pool, dynamo: DynamoDBClient, database: string, controlSchema: string, dynamoTables: Readonly<Record<string, string>> = DEMO_DYNAMO_TABLES): Promise<void> {
+  for (const TableName of Object.values(dynamoTables)) {
     await dynamo.send(new DeleteTableCommand({ TableName })).catch((e: Error) => {
       if (e.name !== 'ResourceNotFoundException') throw e;
     });
