@@ -8,6 +8,8 @@ export const EXACT_TYPES: mysql.PoolOptions = {
   bigNumberStrings: true,
   decimalNumbers: false,
   dateStrings: true,
+  /** JSON columns as the text MariaDB stores, not re-serialised (key order and number forms preserved). */
+  jsonStrings: true,
   timezone: 'Z',
   charset: 'utf8mb4',
 };

@@ -51,7 +51,7 @@ export interface CdcEvent {
 
 /** A control (DDL) event on a migrated table. */
 export interface CdcControlEvent {
-  readonly operation: 'create-table' | 'drop-table' | 'add-column' | 'drop-column' | 'change-columns' | 'rename-table' | 'column-type-change';
+  readonly operation: 'create-table' | 'drop-table' | 'add-column' | 'drop-column' | 'change-columns' | 'rename-table' | 'column-type-change' | 'truncate-table';
   readonly schema: string;
   readonly table: string;
   readonly statement?: string;
