@@ -27,4 +27,14 @@ export default tseslint.config(
       }],
     },
   },
+  {
+    // the checker is the independent judge of the code under test: it may not import it
+    files: ['src/checker/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['**/pipeline/**', '**/routing/**', '**/workflows/**', '**/activities/**', '**/workers/**'],
+          message: 'the checker must stay independent of the code it checks' }],
+      }],
+    },
+  },
 );
