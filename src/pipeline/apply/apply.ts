@@ -55,7 +55,7 @@ export interface ApplyCall {
   /** The cache scope: one per partition owned (default 'default'). */
   readonly scope?: string;
   /** Checked before every blind write; throws (LeaseLostError) when this process may no longer write blind. */
-  readonly guard?: () => void;
+  readonly guard?: () => number | void;
   readonly signal?: AbortSignal;
 }
 

@@ -4,7 +4,8 @@
  * exclusive (this consumer is the only writer of these keys; docs/design.md "Apply" proves when):
  *   stored versions come from the VersionCache or one BatchGetItem per 100 unknown keys; writes whose version is not
  *   higher are dropped; the rest go out in BatchWriteItem requests of 25, UnprocessedItems retried until written.
- *   Before every request `guard()` must pass (the partition lease is still valid with margin), so a consumer that
+ *   Before every request `guard()` must pass (the partition lease is still valid with margin), and the request is
+ *   aborted when the window closes (so no SDK-internal retry goes out later either), so a consumer that
  *   lost its partition stops writing blind before anyone else may start.
  * shared (anyone may write): one PutItem per key with `attribute_not_exists(_v) OR _v < :v`; a failed condition
  *   means a newer state is stored and the write is correctly skipped.
@@ -34,8 +35,11 @@ export interface WriterContext {
   /** Parallel conditional PutItems (shared). */
   readonly conditionalConcurrency: number;
   readonly signal?: AbortSignal;
-  /** Throws when blind writes are no longer allowed (lease expiring); checked before every exclusive request. */
-  readonly guard?: () => void;
+  /**
+   * Throws when blind writes are no longer allowed (lease expiring); checked before every exclusive request. Returns
+   * the milliseconds left: the request (and any retry the SDK makes inside it) is aborted when they run out.
+   */
+  readonly guard?: () => number | void;
   /** Test only: skip every version comparison (to show the property test catches it). */
   readonly unsafeNoVersionCheck?: boolean;
 }
@@ -141,17 +145,13 @@ async function batchWrite(ctx: WriterContext, writes: PlannedWrite[], dead: Dead
       for (const w of pending) (byTable[w.table] ??= []).push({ PutRequest: { Item: w.item } });
       let unprocessed: Record<string, WriteRequest[]>;
       try {
-        const r = await retrying(ctx, () => {
-          ctx.guard?.();
-          return ctx.client.send(new BatchWriteItemCommand({ RequestItems: byTable }));
-        });
+        const r = await retrying(ctx, () => guarded(ctx, (abortSignal) => ctx.client.send(new BatchWriteItemCommand({ RequestItems: byTable }), { abortSignal })));
         unprocessed = (r.UnprocessedItems ?? {}) as Record<string, WriteRequest[]>;
       } catch (e) {
         if ((e as Error).name !== 'ValidationException') throw e;
         for (const w of pending) {
           try {
-            ctx.guard?.();
-            await retrying(ctx, () => ctx.client.send(new PutItemCommand({ TableName: w.table, Item: w.item })));
+            await retrying(ctx, () => guarded(ctx, (abortSignal) => ctx.client.send(new PutItemCommand({ TableName: w.table, Item: w.item }), { abortSignal })));
             done.push(w);
           } catch (e2) {
             if ((e2 as Error).name !== 'ValidationException') throw e2;
@@ -171,6 +171,18 @@ async function batchWrite(ctx: WriterContext, writes: PlannedWrite[], dead: Dead
     }
   });
   return done;
+}
+
+/** Runs a blind write under the guard: refused once the window closed, aborted (SDK retries included) when it does. */
+async function guarded<T>(ctx: WriterContext, send: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+  const left = ctx.guard?.();
+  const signals = [ctx.signal, typeof left === 'number' ? AbortSignal.timeout(Math.max(1, Math.floor(left))) : undefined].filter((x): x is AbortSignal => x !== undefined);
+  try {
+    return await send(signals.length > 1 ? AbortSignal.any(signals) : signals[0]);
+  } catch (e) {
+    if ((e as Error).name === 'AbortError' && !ctx.signal?.aborted) ctx.guard?.(); // throws LeaseLostError
+    throw e;
+  }
 }
 
 function pickKey(item: Item, like: Item | undefined): Item {

@@ -245,10 +245,12 @@ export class ControlStore {
     return performance.now() < lease.validUntil;
   }
 
-  /** The guard the exclusive writer checks before every request. */
-  guardOf(lease: Lease): () => void {
+  /** The guard the exclusive writer checks before every request; returns the milliseconds of window left. */
+  guardOf(lease: Lease): () => number {
     return () => {
-      if (performance.now() >= lease.validUntil) throw new LeaseLostError(lease.group, lease.partition, 'blind-write window expired before renewal');
+      const left = lease.validUntil - performance.now();
+      if (left <= 0) throw new LeaseLostError(lease.group, lease.partition, 'blind-write window expired before renewal');
+      return left;
     };
   }
 

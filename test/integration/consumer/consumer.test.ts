@@ -53,7 +53,7 @@ test('applies, dead-letters, reports lag, switches mode, and replays to an ident
 
   // 300 users loaded by a backfill at snapshot 500, changes before and after it, deletes, one late stale load.
   const msgs: { key: string; value: string }[] = [];
-  const expected = new Map<number, Record<string, unknown> | null>();
+  const expected = new Map<number, Record<string, string> | null>();
   for (let id = 1; id <= 300; id++) {
     const row = { id: String(id), email_address: `u${id}@x.io`, balance: `${id}.50`, prefs: `{"n": ${id}}` };
     msgs.push(dms(schema, src, 'insert', row, changeVersion(400 + (id % 50), 0)));
@@ -70,6 +70,12 @@ test('applies, dead-letters, reports lag, switches mode, and replays to an ident
     msgs.push(dms(schema, src, 'load', { id: String(id), email_address: 'stale', balance: '9.00', prefs: '{}' }, loadVersion(900))); // late load after the delete
     expected.set(id, null);
   }
+  // a producer that sends a key-changing update (DMS or Debezium style): row 300 becomes row 1000. The old key's
+  // delete is re-published to the old key's partition and applied there.
+  const moved = { id: '1000', email_address: 'moved@x.io', balance: '3.00', prefs: '{}' };
+  msgs.push(dms(schema, src, 'update', moved, changeVersion(5000, 0), expected.get(300) as Record<string, string>));
+  expected.set(300, null);
+  expected.set(1000, moved);
   msgs.push({ key: '[999]', value: 'not json at all' });
   msgs.push(dms(schema, src, 'insert', { id: 'not-a-number', email_address: 'bad', balance: '1.00', prefs: '{"a": }' }, changeVersion(2000, 0)));
   await produce(producer, topic, msgs);
@@ -79,6 +85,7 @@ test('applies, dead-letters, reports lag, switches mode, and replays to an ident
   const running = consumer.run({ onProgress: (p) => progress.push(p.events) });
   await waitFor('all events consumed', async () => (await groupLag(admin, group, topic)).every((p) => p.lag === 0));
   expect(consumer.progress().deadLettered).toBe(2);
+  expect(consumer.progress().redirected).toBe(1);
   expect(consumer.progress().lagByPartition.every((p) => p.lag === 0)).toBe(true);
   expect(progress.length).toBeGreaterThan(0);
 
@@ -113,7 +120,7 @@ test('applies, dead-letters, reports lag, switches mode, and replays to an ident
   // replay from the earliest offset: every item identical
   const before = JSON.stringify(await scanAll(client, table));
   await resetGroupOffsets(admin, group, topic, { earliest: true });
-  expect((await groupLag(admin, group, topic)).reduce((s, p) => s + p.lag, 0)).toBe(msgs.length);
+  expect((await groupLag(admin, group, topic)).reduce((s, p) => s + p.lag, 0)).toBe(msgs.length + 1); // + the redirect
   const again = new EtlConsumer({ kafka, client, mappings: [mapping], topic, group, control, modePollMs: 200 });
   const running2 = again.run();
   await waitFor('replay consumed', async () => (await groupLag(admin, group, topic)).every((p) => p.lag === 0));
