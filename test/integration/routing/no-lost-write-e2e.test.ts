@@ -56,7 +56,7 @@ it('keeps every acknowledged write across every transition with the real CDC rea
   const probe = appliedThroughProbe({ admin, topic, group, cdcPosition: () => reader.progress().position });
   const catchUp = async () => {
     const target = await currentBinlogSeq(fx.pool);
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 40_000;
     while (BigInt(await probe()) < target) {
       if (Date.now() > deadline) throw new Error(`ETL not caught up to seq ${target} (reader at ${reader.progress().position})`);
       await new Promise((r) => setTimeout(r, 50));

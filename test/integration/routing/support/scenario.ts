@@ -57,7 +57,7 @@ export async function runTransitionScenario(fx: Fixture, cdc: { catchUp(): Promi
     const deps = {
       flagStore: fx.flagStore,
       tableId,
-      barrier: { timeoutMs: 20_000, livenessMs: 5_000, pollMs: 25 },
+      barrier: { timeoutMs: 30_000, livenessMs: 10_000, pollMs: 25 }, // liveness − staleness (3 s) leaves a 7 s lease margin
       awaitEtlCaughtUp: () => cdc.catchUp(),
       reconcileAfterDynamoOnly: opts.reconcileAfterDynamoOnly,
       reconcile: (rebase: boolean) => reconcileFromDynamo({ pool: fx.pool, dynamo: fx.dynamo, mapping, columns, flagStore: fx.flagStore, rebase }),
@@ -70,7 +70,7 @@ export async function runTransitionScenario(fx: Fixture, cdc: { catchUp(): Promi
       runId: 'nlw',
       instances: 3,
       storeFor: async (instance) => {
-        const t = await fx.open('kv', { pool: pools[started++], instanceId: instance });
+        const t = await fx.open('kv', { pool: pools[started++], instanceId: instance, fenceTimeoutMs: 45_000 }); // held, not failed, through slow fences
         tables.push(t);
         return new RoutingAppStore({ kv: t }, { kv: ['id'] });
       },
