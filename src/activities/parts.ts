@@ -1,6 +1,7 @@
 /**
  * Activity implementations wired from the pipeline and routing modules that expose a workflow-facing API today:
- * the ETL (src/pipeline/consumer/etl-service.ts) and the routing flag store (src/routing). Each adds only what makes
+ * the ETL (src/pipeline/consumer/etl-service.ts), built-in CDC's task control (src/pipeline/cdc/source.ts: the
+ * readers themselves run in `src/workers/cdc.ts` processes) and the routing flag store (src/routing). Each adds only what makes
  * it a Temporal activity: heartbeats (with progress as details) and cancellation through the activity's abort signal.
  * Activities not returned here stay unwired (NotImplementedError naming the owner, see ./migration.ts).
  */
@@ -8,10 +9,13 @@ import { Context } from '@temporalio/activity';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Kafka } from 'kafkajs';
 import type { Pool } from 'mysql2/promise';
+import { CheckpointStore } from '../pipeline/cdc/checkpoint';
+import { BuiltinCdcSource } from '../pipeline/cdc/source';
 import { ControlStore } from '../pipeline/consumer/control';
 import { awaitEtlCatchUp, describeEtl, runEtlSlice, setApplyMode } from '../pipeline/consumer/etl-service';
 import { FlagStore } from '../routing/flag-store';
 import type { ActivityCtx } from '../shared/activity-contract';
+import { NotImplementedError } from '../shared/errors';
 import type { ActivityParts } from './migration';
 
 /** Clients the wired parts use; the worker owns and closes them. */
@@ -21,6 +25,8 @@ export interface PartsDeps {
   readonly mysql: Pool;
   /** MySQL schema holding the routing control tables (flags, history, instance heartbeats). */
   readonly controlSchema: string;
+  /** MySQL schema holding the built-in CDC task table (the one `src/workers/cdc.ts` processes read). */
+  readonly cdcMetaSchema: string;
 }
 
 /** The routing layer's id of a source table. */
@@ -42,7 +48,24 @@ export function wiredParts(deps: PartsDeps): ActivityParts {
     await schemaReady;
     return flags;
   };
+  const cdc = new BuiltinCdcSource({ db: deps.mysql, store: new CheckpointStore(deps.mysql, deps.cdcMetaSchema), kafka: deps.kafka });
+  const builtinOnly = (source: string) => {
+    if (source !== 'builtin') throw new NotImplementedError('startCdc', `cdc.source ${source}: the AWS DMS adapter is not wired into the worker yet`);
+  };
   return {
+    startCdc: async (input) => {
+      builtinOnly(input.cdc.source);
+      return cdc.start({ cdcId: input.resumeCdcId, tables: [input.ctx.source], topic: input.cdc.topic, partitions: input.cdc.partitions });
+    },
+    describeCdc: async (input) => {
+      builtinOnly(input.cdc.source);
+      const { perTable: _perTable, ...d } = await cdc.describe(input.cdcId);
+      return d;
+    },
+    stopCdc: async (input) => {
+      builtinOnly(input.cdc.source);
+      return cdc.stop(input.cdcId);
+    },
     runEtl: (input) =>
       runEtlSlice(etl, input, { signal: Context.current().cancellationSignal, heartbeat: (p) => heartbeat({ events: p.events, deadLettered: p.deadLettered }) }),
     describeEtl: (input) => describeEtl(etl, input),

@@ -21,7 +21,7 @@ import { createMysqlPool, mysqlConnectionParams } from '../infra/mysql';
 import type { CutoverMetrics } from '../infra/metrics';
 import { createSmokeActivities } from '../activities/smoke';
 import { createMigrationActivities } from '../activities/migration';
-import { createAllParts } from '../activities/parts';
+import { createAllParts } from '../activities/parts/index';
 import { CheckpointStore } from '../pipeline/cdc/checkpoint';
 import { CdcRuntime } from '../pipeline/cdc/runtime';
 import { ControlStore, DEFAULT_CONTROL_TABLE } from '../pipeline/consumer/control';
