@@ -1,0 +1,95 @@
+/**
+ * verify and repair over src/pipeline/verify. Verification's recheck rule uses appliedThroughProbe: the CDC task's
+ * acknowledged position (CdcSource.describe().publishedPosition) confirmed by the ETL group's committed offsets.
+ * The contract's VerifyInput names neither topic nor group, so the part finds them: the table's running built-in CDC
+ * task (its topic) and the consumer group(s) with offsets committed on that topic; without exactly one of each, no
+ * probe is used (recheck then waits its settle time, which is slower but still sound).
+ * Reports go to `reportDir` (shared by every worker): repair reads the mismatch list next to the report.
+ */
+import * as fs from 'node:fs';
+import type { Admin } from 'kafkajs';
+import type { ActivityCtx, MigrationActivities, VerifyProgress } from '../../shared/activity-contract';
+import { TASK_TABLE } from '../../pipeline/cdc/checkpoint';
+import { KafkaLoadSink } from '../../pipeline/backfill/kafka-sink';
+import { BuiltinCdcSource } from '../../pipeline/cdc/source';
+import { appliedThroughProbe } from '../../pipeline/verify/applied-probe';
+import { mismatchFileOf, newReportPath, verifyOptionsFrom, verifyProgressOf } from '../../pipeline/verify/contract';
+import { repairMismatches } from '../../pipeline/verify/repair';
+import { readMismatches } from '../../pipeline/verify/report';
+import { runVerify } from '../../pipeline/verify/verifier';
+import { cancellation, heartbeat, lastHeartbeat, mappingFor, tableId, type PartClients } from './common';
+
+/** The topic of the table's live built-in CDC task, if exactly one exists. */
+async function cdcTaskOf(c: PartClients, ctx: ActivityCtx): Promise<{ cdcId: string; topic: string } | undefined> {
+  const [rows] = await c.pool.query(`SELECT cdc_id, config FROM \`${c.cdcMetaDb}\`.\`${TASK_TABLE}\` WHERE desired = 'running'`).catch(() => [[]]);
+  const found = (rows as { cdc_id: string; config: string }[])
+    .map((r) => ({ cdcId: r.cdc_id, config: JSON.parse(r.config) as { topic: string; tables: { database: string; table: string }[] } }))
+    .filter((r) => r.config.tables.some((t) => `${t.database}.${t.table}` === tableId(ctx)));
+  return found.length === 1 ? { cdcId: found[0].cdcId, topic: found[0].config.topic } : undefined;
+}
+
+/** The one consumer group that committed offsets on `topic`, if exactly one did. */
+async function groupOf(admin: Admin, topic: string): Promise<string | undefined> {
+  const { groups } = await admin.listGroups();
+  const found: string[] = [];
+  for (const g of groups) {
+    const [offsets] = await admin.fetchOffsets({ groupId: g.groupId, topics: [topic] });
+    if (offsets?.partitions.some((p) => p.offset !== '-1')) found.push(g.groupId);
+  }
+  return found.length === 1 ? found[0] : undefined;
+}
+
+/** The applied-through probe for the table (see the file comment), with the admin client to disconnect after. */
+async function probeFor(c: PartClients, ctx: ActivityCtx, knownTopic?: string): Promise<{ probe?: () => Promise<string>; close(): Promise<void> }> {
+  const task = await cdcTaskOf(c, ctx);
+  const topic = knownTopic ?? task?.topic;
+  if (!task || !topic) return { close: async () => undefined };
+  const admin = c.kafka.admin();
+  await admin.connect();
+  const group = await groupOf(admin, topic);
+  if (!group) {
+    await admin.disconnect();
+    return { close: async () => undefined };
+  }
+  const source = new BuiltinCdcSource({ db: c.pool, store: c.cdcStore, kafka: c.kafka });
+  const probe = appliedThroughProbe({ admin, topic, group, cdcPosition: async () => (await source.describe(task.cdcId)).publishedPosition });
+  return { probe, close: () => admin.disconnect() };
+}
+
+/** Builds verify and repair from the worker's clients. */
+export function createVerifyParts(c: PartClients): Partial<MigrationActivities> {
+  return {
+    async verify(input): Promise<VerifyProgress> {
+      const mapping = await mappingFor(c, input.mappingFile, input.ctx);
+      const hb = lastHeartbeat<VerifyProgress>();
+      fs.mkdirSync(c.reportDir, { recursive: true });
+      const reportPath = hb?.reportPath ?? input.reportPath ?? newReportPath(c.reportDir, input.ctx.migrationId);
+      const { probe, close } = await probeFor(c, input.ctx);
+      try {
+        const p = await runVerify(
+          { pool: c.pool, client: c.dynamo, mapping, appliedThrough: probe, signal: cancellation(), onProgress: (pr) => heartbeat(verifyProgressOf(pr, reportPath)) },
+          verifyOptionsFrom(input, reportPath, hb),
+        );
+        return verifyProgressOf(p, reportPath);
+      } finally {
+        await close();
+      }
+    },
+
+    async repair(input) {
+      const mapping = await mappingFor(c, input.mappingFile, input.ctx);
+      const mismatches = readMismatches(mismatchFileOf(input.reportPath));
+      if (mismatches.length === 0) return { keysRequeued: 0 };
+      const sink = await KafkaLoadSink.create(c.kafka, input.topic, mapping.source.primaryKey);
+      const { probe, close } = await probeFor(c, input.ctx, input.topic);
+      try {
+        heartbeat();
+        const r = await repairMismatches({ pool: c.pool, client: c.dynamo, mapping, appliedThrough: probe, sink }, { schema: input.ctx.source.database, table: input.ctx.source.table, mismatches });
+        return { keysRequeued: r.keysRequeued };
+      } finally {
+        await close();
+        await sink.close();
+      }
+    },
+  };
+}
