@@ -86,7 +86,9 @@ export class MigratingTable {
     this.mysql = new MysqlSide(opts.pool, m, columns, opts.flagStore.rowVersionsTable);
     this.dynamo = new DynamoSide(opts.dynamo, m);
     this.background = new BackgroundWriter({ logger: opts.logger, ...opts.background });
-    this.shadow = new ShadowReader(m.sourceId, { logger: opts.logger, ...opts.shadow });
+    // Re-check a mismatch once after 200 ms by default: replication lag (CDC, shadow or background writes) otherwise
+    // shows up as false mismatches on hot keys.
+    this.shadow = new ShadowReader(m.sourceId, { logger: opts.logger, recheckDelayMs: 200, ...opts.shadow });
     this.partitionCols = partitionColumns(m);
     this.watcher = new FlagWatcher(opts.flagSource ?? opts.flagStore, opts.flagStore, m.sourceId, {
       instanceId: this.instanceId,
