@@ -93,6 +93,8 @@ export class EtlConsumer {
   private readonly pendingComplete = new Set<number>();
   private readonly lag = new Map<number, number>();
   private assigned: number[] = [];
+  private readonly busy = new Set<number>();
+  private readonly revoked = new Set<number>();
   private applied = { mode: 'shared' as ApplyMode, version: 0 };
   private desired = { mode: 'shared' as ApplyMode, version: 0 };
   private fresh = false;
@@ -197,14 +199,20 @@ export class EtlConsumer {
     return this.stopping;
   }
 
+  /** Releases the leases of partitions no longer assigned; one still being written is released after its batch. */
   private async onAssignment(partitions: number[]): Promise<void> {
     this.assigned = [...partitions];
-    for (const [p, lease] of this.leases) {
-      if (partitions.includes(p)) continue;
-      this.leases.delete(p);
-      this.applier.forget(String(p));
-      await this.opts.control.release(lease).catch(() => undefined);
-    }
+    for (const p of this.leases.keys()) if (!partitions.includes(p)) this.revoked.add(p);
+    for (const p of [...this.revoked]) if (!this.busy.has(p)) await this.releasePartition(p);
+  }
+
+  private async releasePartition(p: number): Promise<void> {
+    this.revoked.delete(p);
+    const lease = this.leases.get(p);
+    if (!lease || this.assigned.includes(p)) return;
+    this.leases.delete(p);
+    this.applier.forget(String(p));
+    await this.opts.control.release(lease).catch(() => undefined);
   }
 
   private async refreshMode(): Promise<void> {
@@ -273,7 +281,18 @@ export class EtlConsumer {
     return lease;
   }
 
-  private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async eachBatch(payload: EachBatchPayload): Promise<void> {
+    const p = payload.batch.partition;
+    this.busy.add(p);
+    try {
+      await this.consumeBatch(payload);
+    } finally {
+      this.busy.delete(p);
+      if (this.revoked.has(p)) await this.releasePartition(p);
+    }
+  }
+
+  private async consumeBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { partition } = batch;
     if (!isRunning() || isStale() || this.stopping || !batch.messages.length) return;
     let lease: Lease;

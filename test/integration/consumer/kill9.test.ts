@@ -3,7 +3,7 @@
  * process waits for the dead one's partition leases to expire, re-applies the uncommitted events, and the table ends
  * exactly as the events say — nothing lost, nothing regressed. The restarted process stops gracefully on SIGTERM.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,10 +18,10 @@ import { loadMappingFile } from '../../../src/pipeline/transform/mapping';
 import { changeVersion } from '../../../src/pipeline/version';
 import { uniqueName } from '../../support/ids';
 import { createTopic, dms, produce, scanAll, USERS_MAPPING, waitFor } from './support';
+import { startWorker } from './worker-process';
 
 jest.setTimeout(90_000);
 
-const root = path.join(__dirname, '../../..');
 const topic = uniqueName('etl_kill_topic');
 const table = uniqueName('etl_kill_target');
 const controlTable = uniqueName('etl_kill_control');
@@ -52,36 +52,7 @@ afterAll(async () => {
   client.destroy();
 });
 
-function startWorker(): { child: ChildProcess; lines: Record<string, unknown>[]; exited: Promise<number | null> } {
-  // node itself (not the tsx wrapper, which runs the script in a child process) so SIGKILL hits the consumer
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/workers/etl.ts', '--mapping', mappingFile, '--topic', topic, '--group', group, '--control-table', controlTable, '--initial-mode', 'exclusive', '--create-target', '--lease-ms', '5000', '--lease-margin-ms', '2000', '--max-write-rate', '800', '--max-events-per-apply', '400', '--session-timeout', '7000'],
-    { cwd: root, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  children.push(child);
-  const lines: Record<string, unknown>[] = [];
-  let buf = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    buf += d.toString();
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      try {
-        lines.push(JSON.parse(line));
-      } catch {
-        /* not a progress line */
-      }
-    }
-  });
-  child.stderr?.on('data', () => undefined);
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  child.once('exit', () => {
-    child.stdout?.destroy();
-    child.stderr?.destroy();
-  });
-  return { child, lines, exited };
-}
+const args = () => ['--mapping', mappingFile, '--topic', topic, '--group', group, '--control-table', controlTable, '--initial-mode', 'exclusive', '--create-target', '--lease-ms', '5000', '--lease-margin-ms', '2000', '--max-write-rate', '800', '--max-events-per-apply', '400', '--session-timeout', '7000'];
 
 test('kill -9 mid-batch, restart: every item ends as the events say', async () => {
   const msgs: { key: string; value: string }[] = [];
@@ -102,14 +73,14 @@ test('kill -9 mid-batch, restart: every item ends as the events say', async () =
   }
   await produce(producer, topic, msgs);
 
-  const first = startWorker();
+  const first = startWorker(args(), children);
   await waitFor('first worker mid-way', () => first.lines.some((l) => Number(l.events) >= 1500), 60_000);
   first.child.kill('SIGKILL');
   expect(await first.exited).toBeNull(); // killed by the signal, no graceful exit
   const lagAfterKill = (await groupLag(admin, group, topic)).reduce((s, p) => s + p.lag, 0);
   expect(lagAfterKill).toBeGreaterThan(0);
 
-  const second = startWorker();
+  const second = startWorker(args(), children);
   await waitFor('restarted worker caught up', async () => (await groupLag(admin, group, topic)).every((p) => p.lag === 0), 70_000);
   second.child.kill('SIGTERM');
   expect(await second.exited).toBe(0);
