@@ -21,6 +21,7 @@ import { writeExclusive, writeShared } from './writer';
 
 export type { ApplyMode } from '../../shared/phases';
 
+/** How an Applier writes: its client and mappings, initial mode, pacing and concurrency. */
 export interface ApplierOptions {
   readonly client: DynamoDBClient;
   readonly mappings: readonly CompiledMapping[];
@@ -38,6 +39,7 @@ export interface ApplierOptions {
   readonly unsafeNoVersionCheck?: boolean;
 }
 
+/** What one batch did; every write it counts is durable. */
 export interface ApplyResult {
   readonly events: number;
   /** Items written. */
@@ -51,6 +53,7 @@ export interface ApplyResult {
   readonly reads: number;
 }
 
+/** Per-batch context: the partition scope, the lease guard and cancellation. */
 export interface ApplyCall {
   /** The cache scope: one per partition owned (default 'default'). */
   readonly scope?: string;

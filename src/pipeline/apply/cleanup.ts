@@ -7,6 +7,7 @@ import { DeleteItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/cl
 import { SOURCE_ATTR, TOMBSTONE_ATTR, VERSION_ATTR, type Item } from '../item';
 import type { CompiledMapping } from '../transform/mapping';
 
+/** Items scanned and tombstones removed. */
 export interface CleanupResult {
   readonly scanned: number;
   readonly removed: number;

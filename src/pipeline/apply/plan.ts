@@ -38,6 +38,7 @@ export interface DeadLetter {
   readonly error: string;
 }
 
+/** A batch's planned writes (one per key), dead letters and PK-change redirects. */
 export interface Plan {
   readonly writes: PlannedWrite[];
   readonly deadLetters: DeadLetter[];
@@ -45,6 +46,7 @@ export interface Plan {
   readonly redirects: CdcEvent[];
 }
 
+/** How to plan primary-key changes (and a test-only ordering switch). */
 export interface PlanOptions {
   /** 'redirect' (default, what the consumer does) or 'direct' (tombstone the old key in this batch). */
   readonly pkChange?: 'redirect' | 'direct';

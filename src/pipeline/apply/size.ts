@@ -6,6 +6,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { Item } from '../item';
 
+/** DynamoDB's item size limit. */
 export const MAX_ITEM_BYTES = 400 * 1024;
 
 function numBytes(n: string): number {

@@ -22,6 +22,7 @@ export function isTransient(e: unknown): boolean {
   return ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'TimeoutError', 'InternalServerError', 'ServiceUnavailable', 'RequestTimeout'].includes(err?.code ?? err?.name ?? '');
 }
 
+/** The cap (items/s) and the floor the adaptive rate may not go below. */
 export interface RateLimiterOptions {
   /** Items per second never exceeded; Infinity for no cap. */
   readonly maxRate: number;

@@ -12,6 +12,7 @@
 /** undefined = unknown; null = known absent; bigint = the stored _v (−1 for an item without _v). */
 export type KnownVersion = bigint | null | undefined;
 
+/** Known stored versions of one owned partition's keys; see the invariants above. */
 export class VersionCache {
   private readonly map = new Map<string, bigint | null>();
   private completeFlag = false;

@@ -27,6 +27,7 @@ import { keyIdOf } from './plan';
 import { isThrottle, isTransient, sleep, type RateLimiter } from './throttle';
 import type { VersionCache } from './version-cache';
 
+/** Everything a writer needs: client, pacing, concurrency, cancellation and the lease guard. */
 export interface WriterContext {
   readonly client: DynamoDBClient;
   readonly limiter: RateLimiter;
@@ -44,6 +45,7 @@ export interface WriterContext {
   readonly unsafeNoVersionCheck?: boolean;
 }
 
+/** Writes made, writes skipped as stale, dead letters, and read round trips. */
 export interface WriteOutcome {
   written: number;
   skipped: number;

@@ -30,8 +30,10 @@ import type { CdcControlEvent, CdcEvent } from '../types';
 import { ControlStore, type Lease } from './control';
 import { deadLetterRecord, DlqGate, dlqTopicOf, publishDeadLetters, type DeadLetterRecord, type DlqGateOptions } from './dlq';
 
+/** Turns a Kafka message into an event (default: the CDC parser for DMS and Debezium); throws on malformed input. */
 export type ParseFn = (topic: string, partition: number, offset: string, key: Buffer | null, value: Buffer | null) => CdcEvent | CdcControlEvent;
 
+/** A consumer's dependencies and knobs; the caller owns the clients. */
 export interface EtlConsumerOptions extends Pick<ApplierOptions, 'maxWriteRate' | 'batchConcurrency' | 'conditionalConcurrency' | 'cacheEntries'> {
   readonly kafka: Kafka;
   readonly client: DynamoDBClient;
@@ -54,6 +56,7 @@ export interface EtlConsumerOptions extends Pick<ApplierOptions, 'maxWriteRate' 
   readonly log?: (msg: string) => void;
 }
 
+/** Counters, mode, partitions and lag of one member (the heartbeat payload). */
 export interface EtlProgress {
   readonly member: string;
   readonly events: number;
@@ -73,6 +76,7 @@ export interface EtlProgress {
   readonly lagByPartition: readonly { readonly partition: number; readonly lag: number }[];
 }
 
+/** Why run() returned, with the final progress. */
 export interface EtlRunResult {
   readonly stoppedBy: 'stopped' | 'aborted' | 'dlq-threshold' | 'error';
   readonly reason?: string;
@@ -329,7 +333,7 @@ export class EtlConsumer {
       this.opts.log?.(e.message);
       this.leases.delete(partition);
       this.applier.forget(String(partition));
-    } else if (!isTransient(e) && !this.stopping) {
+    } else if (!isTransient(e) && !isKafkaUnavailable(e) && !this.stopping) {
       this.opts.log?.(`fatal: ${(e as Error).stack ?? e}`);
       void this.stop({ stoppedBy: 'error', reason: (e as Error).message });
     }
@@ -381,4 +385,17 @@ export class EtlConsumer {
     });
     await this.producer.send({ topic: this.opts.topic, acks: -1, messages });
   }
+}
+
+/**
+ * A broker outage longer than kafkajs's own retry budget (a commit or DLQ publish failing with a connection error,
+ * wrapped in KafkaJSNumberOfRetriesExceeded / KafkaJSNonRetriableError) is transient for the ETL: the batch is not
+ * resolved and is fetched again once the broker is back. Found by test/faults/kafka-outage.fault.ts (Kafka down 30 s
+ * stopped the ETL with stoppedBy 'error').
+ */
+export function isKafkaUnavailable(e: unknown): boolean {
+  for (let err = e as { name?: string; retriable?: boolean; cause?: unknown } | undefined, depth = 0; err && depth < 5; err = err.cause as typeof err, depth++) {
+    if (err.name === 'KafkaJSNumberOfRetriesExceeded' || err.name === 'KafkaJSConnectionError' || err.name === 'KafkaJSRequestTimeoutError' || (err.name?.startsWith('KafkaJS') && err.retriable === true)) return true;
+  }
+  return false;
 }

@@ -30,8 +30,10 @@ import type { ApplyMode } from '../../shared/phases';
 import { LeaseLostError } from '../apply/errors';
 import { sleep } from '../apply/throttle';
 
+/** The control table's default name (one per deployment; every group keys its items by name). */
 export const DEFAULT_CONTROL_TABLE = 'cutover_etl_control';
 
+/** A group's durable settings. */
 export interface GroupState {
   readonly mode: ApplyMode;
   readonly modeVersion: number;
@@ -41,6 +43,7 @@ export interface GroupState {
   readonly fresh: boolean;
 }
 
+/** A held partition lease; `validUntil` bounds blind writes. */
 export interface Lease {
   readonly group: string;
   readonly topic: string;
@@ -51,6 +54,7 @@ export interface Lease {
   validUntil: number;
 }
 
+/** Lease timing: duration, the blind-write margin before expiry, and the assumed clock skew. */
 export interface LeaseOptions {
   readonly durationMs: number;
   /** Blind writes stop this long before the lease expires. */
@@ -59,6 +63,7 @@ export interface LeaseOptions {
   readonly skewMs: number;
 }
 
+/** 30 s leases, blind writes stop 10 s before expiry, 2 s clock skew assumed. */
 export const DEFAULT_LEASE: LeaseOptions = { durationMs: 30_000, marginMs: 10_000, skewMs: 2_000 };
 
 const S = (s: string): AttributeValue => ({ S: s });

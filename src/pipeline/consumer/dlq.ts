@@ -53,6 +53,7 @@ export function deadLetterRecord(args: { reason: DeadLetterReason; error: string
   };
 }
 
+/** When dead letters make the consumer stop. */
 export interface DlqGateOptions {
   /** Stop after this many dead letters in this process's run (default: unlimited). */
   readonly maxEvents?: number;

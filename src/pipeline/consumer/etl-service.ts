@@ -16,6 +16,7 @@ import { EtlConsumer, type EtlProgress } from './consumer';
 import { dlqTopicOf } from './dlq';
 import { groupLag } from './offsets';
 
+/** Clients the ETL helpers use; owned by the caller. */
 export interface EtlServiceDeps {
   readonly kafka: Kafka;
   readonly client: DynamoDBClient;

@@ -5,6 +5,7 @@
  */
 import type { Admin } from 'kafkajs';
 
+/** One partition's position and lag for a group. */
 export interface PartitionLag {
   readonly partition: number;
   /** Next offset to consume (committed), or the log start when nothing was committed. */

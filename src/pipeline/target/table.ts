@@ -21,6 +21,7 @@ import { SOURCE_ATTR } from '../item';
 import { TargetTableError } from '../apply/errors';
 import type { CompiledMapping, TargetTable } from '../transform/mapping';
 
+/** What ensureTargetTable may do: create, recreate an empty mismatching table, or (explicitly) drop a full one. */
 export interface EnsureTargetOptions {
   /** Create the table when it does not exist (otherwise a missing table is an error). */
   readonly create?: boolean;
@@ -30,6 +31,7 @@ export interface EnsureTargetOptions {
   readonly dropNonEmpty?: boolean;
 }
 
+/** Whether the table was created and whether it holds any item of the sources. */
 export interface EnsureTargetResult {
   readonly table: string;
   readonly created: boolean;

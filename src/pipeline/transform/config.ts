@@ -27,8 +27,10 @@ import { MappingConfigError } from './errors';
 const ident = z.string().min(1).max(255);
 const keyType = z.enum(['S', 'N', 'B']);
 
+/** A key attribute: name, template, DynamoDB type (N/B only for a single-placeholder template). */
 export const KeySpecSchema = z.strictObject({ attribute: ident, template: z.string().min(1), type: keyType.default('S') });
 
+/** Per-column conversion, datetime format, SQL type (for exact toRow) and NULL rule. */
 export const ColumnSpecSchema = z.strictObject({
   type: z.enum(['auto', 'string', 'number', 'boolean', 'binary', 'stringSet', 'numberSet', 'json', 'datetime']).default('auto'),
   format: z.enum(['iso', 'epochSeconds', 'epochMillis']).optional(),
@@ -41,6 +43,7 @@ const DerivedSchema = z.union([z.string().min(1), z.strictObject({ template: z.s
 
 const KeyDefSchema = z.strictObject({ name: ident, type: keyType.default('S') });
 
+/** A global secondary index of the target table. */
 export const GsiSchema = z.strictObject({
   name: ident,
   partitionKey: KeyDefSchema,
@@ -50,6 +53,7 @@ export const GsiSchema = z.strictObject({
   writeCapacity: z.number().int().positive().optional(),
 });
 
+/** Target table settings: billing mode, capacity, GSIs. */
 export const TargetSpecSchema = z.strictObject({
   billingMode: z.enum(['PAY_PER_REQUEST', 'PROVISIONED']).default('PAY_PER_REQUEST'),
   readCapacity: z.number().int().positive().optional(),
@@ -57,6 +61,7 @@ export const TargetSpecSchema = z.strictObject({
   gsis: z.array(GsiSchema).default([]),
 });
 
+/** One source table's mapping (see the example at the top of this file). */
 export const TableSpecSchema = z.strictObject({
   source: z.string().regex(/^[^.\s]+\.[^.\s]+$/, 'must be "schema.table"'),
   /** Target table name, or the name with its settings inline. */
@@ -73,15 +78,20 @@ export const TableSpecSchema = z.strictObject({
   hook: z.string().min(1).optional(),
 });
 
+/** The whole mapping file. */
 export const MappingFileSchema = z.strictObject({
   version: z.literal(1).default(1),
   targets: z.record(ident, TargetSpecSchema).default({}),
   tables: z.array(TableSpecSchema).min(1),
 });
 
+/** A validated table mapping. */
 export type TableSpec = z.output<typeof TableSpecSchema>;
+/** Validated target table settings. */
 export type TargetSpec = z.output<typeof TargetSpecSchema>;
+/** A validated GSI. */
 export type GsiSpec = z.output<typeof GsiSchema>;
+/** A validated column rule. */
 export type ColumnSpec = z.output<typeof ColumnSpecSchema>;
 /** A parsed mapping file. */
 export type MappingFile = z.output<typeof MappingFileSchema>;

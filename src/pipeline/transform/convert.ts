@@ -13,7 +13,9 @@ import type { ColumnValue } from '../types';
 import type { ColumnFacts, SourceKind } from './columns';
 import { attrToJson, jsonToAttr } from './json-attr';
 
+/** DATETIME as ISO-8601 UTC text, or exact epoch seconds / milliseconds. */
 export type DatetimeFormat = 'iso' | 'epochSeconds' | 'epochMillis';
+/** The attribute type a column becomes. */
 export type ConversionType = 'auto' | 'string' | 'number' | 'boolean' | 'binary' | 'stringSet' | 'numberSet' | 'json' | 'datetime';
 
 /** How one column becomes one attribute. `auto` picks by column kind (or, with no facts, by the value's JS type). */
