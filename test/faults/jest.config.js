@@ -1,0 +1,13 @@
+/** The full fault suite (`npm run test:faults`): *.fault.ts and *.test.ts under test/faults, each on a private stack. */
+module.exports = {
+  rootDir: '../..',
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test/faults'],
+  testMatch: ['**/*.fault.ts', '**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  setupFiles: ['<rootDir>/test/support/load-stack-env.ts'],
+  testTimeout: 240_000,
+  slowTestThreshold: 120,
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
+};

@@ -1,0 +1,187 @@
+/**
+ * The data path of one table on a private stack, for fault tests: a source table, a CDC task read by a CDC worker
+ * process (src/workers/cdc.ts), an ETL worker process (src/workers/etl.ts) applying the topic to DynamoDB, and a
+ * writer that keeps changing rows (inserts, updates, deletes) and counts the writes MySQL acknowledged.
+ *
+ * `converge()` waits until verification (src/pipeline/verify, the same code the workflow runs) finds 0 mismatches
+ * between every row of the source and the target, and returns how long that took. A lost write would show as a
+ * `missing` or `different` row that never resolves, so "writes lost" = the mismatches left at the deadline.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type * as mysql from 'mysql2/promise';
+import YAML from 'yaml';
+import { createDynamoClient } from '../../../src/infra/dynamodb';
+import { createKafka } from '../../../src/infra/kafka';
+import { createSourcePool } from '../../../src/pipeline/backfill/source-pool';
+import { CheckpointStore } from '../../../src/pipeline/cdc/checkpoint';
+import { BuiltinCdcSource } from '../../../src/pipeline/cdc/source';
+import { readColumns } from '../../../src/pipeline/row/codec';
+import { compileMapping, type CompiledMapping } from '../../../src/pipeline/transform/mapping';
+import { runVerify } from '../../../src/pipeline/verify/verifier';
+import type { VerifyCountsFull } from '../../../src/pipeline/verify/report';
+import type { PrivateStack } from '../../support/private-stack';
+
+const ROOT = path.join(__dirname, '..', '..', '..');
+
+export interface Proc {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  readonly log: string;
+}
+
+/** Spawns a worker with node itself (not the tsx wrapper) so a SIGKILL reaches the real process. */
+export function spawnWorker(stack: PrivateStack, name: string, args: string[], logDir: string): Proc {
+  const log = path.join(logDir, `${name}.log`);
+  const out = fs.openSync(log, 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: stack.childEnv(), stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { name, child, exited, log };
+}
+
+/** The last JSON line of `proc`'s log whose msg is `msg` (progress lines of the workers), or undefined. */
+export function lastLine(proc: Proc, msg: string): Record<string, unknown> | undefined {
+  const lines = fs.readFileSync(proc.log, 'utf8').split('\n').filter((l) => l.startsWith(`{"msg":"${msg}"`));
+  return lines.length ? (JSON.parse(lines[lines.length - 1]) as Record<string, unknown>) : undefined;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+/** A writer changing rows 1..keys at about `rate` statements per second; errors (source down) are counted, not thrown. */
+export class Writer {
+  acked = 0;
+  failed = 0;
+  private running = false;
+  private loop: Promise<void> = Promise.resolve();
+  constructor(private readonly pool: mysql.Pool, private readonly table: string, private readonly keys = 300, private readonly rate = 60) {}
+
+  start(): void {
+    this.running = true;
+    this.loop = (async () => {
+      let i = 0;
+      while (this.running) {
+        i += 1;
+        const id = 1 + Math.floor(Math.random() * this.keys);
+        const r = Math.random();
+        const sql = r < 0.5
+          ? `INSERT INTO ${this.table} (id, email, balance, n) VALUES (${id}, 'u${id}_${i}@x.io', ${(i % 1000) / 4}, ${i}) ON DUPLICATE KEY UPDATE email = VALUES(email), balance = VALUES(balance), n = VALUES(n)`
+          : r < 0.85 ? `UPDATE ${this.table} SET n = n + 1, balance = balance + 0.25 WHERE id = ${id}` : `DELETE FROM ${this.table} WHERE id = ${id}`;
+        try {
+          await this.pool.query(sql);
+          this.acked += 1;
+        } catch {
+          this.failed += 1;
+          await sleep(200);
+        }
+        await sleep(1000 / this.rate);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+}
+
+export interface PipelineFixture {
+  readonly db: string;
+  readonly table: string;
+  readonly targetTable: string;
+  readonly topic: string;
+  readonly cdcId: string;
+  readonly pool: mysql.Pool;
+  readonly store: CheckpointStore;
+  readonly client: DynamoDBClient;
+  readonly mapping: CompiledMapping;
+  readonly mappingFile: string;
+  readonly logDir: string;
+  cdc: Proc;
+  etl: Proc;
+  startCdc(): Proc;
+  startEtl(): Proc;
+  /** Waits until a verification run finds 0 mismatches; returns the ms it took and the last counts. */
+  converge(timeoutMs?: number): Promise<{ ms: number; counts: VerifyCountsFull }>;
+  close(): Promise<void>;
+}
+
+/** Builds the data path on `stack` (whose env must be applied to process.env: `stack.applyEnv()`). */
+export async function pipelineFixture(stack: PrivateStack, name: string, opts: { seedRows?: number } = {}): Promise<PipelineFixture> {
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), `fault-${name}-`));
+  const db = `${name}_src`;
+  const metaDb = `${name}_meta`;
+  const table = 'users';
+  const targetTable = `${name}_target`;
+  const topic = `${name}_cdc`;
+  const pool = createSourcePool({ connectionLimit: 6 });
+  await pool.query(`CREATE DATABASE IF NOT EXISTS \`${db}\``);
+  await pool.query(`CREATE DATABASE IF NOT EXISTS \`${metaDb}\``);
+  await pool.query(`CREATE TABLE \`${db}\`.${table} (id BIGINT PRIMARY KEY, email VARCHAR(64) NOT NULL, balance DECIMAL(12,2) NOT NULL, n INT NOT NULL)`);
+  if (opts.seedRows) {
+    await pool.query(`INSERT INTO \`${db}\`.${table} SELECT seq, CONCAT('s', seq, '@x.io'), seq / 4, 0 FROM \`${db}\`.seq_1_to_${opts.seedRows}`);
+  }
+  const config = {
+    source: `${db}.${table}`,
+    target: targetTable,
+    partitionKey: { attribute: 'pk', template: 'USER#{id}' },
+    sortKey: { attribute: 'sk', template: 'PROFILE' },
+    nulls: 'omit' as const,
+    columns: { id: { sqlType: 'bigint' }, balance: { sqlType: 'decimal(12,2)' }, n: { sqlType: 'int' } },
+  };
+  const mappingFile = path.join(logDir, 'mapping.yaml');
+  fs.writeFileSync(mappingFile, YAML.stringify({ version: 1, tables: [config] }));
+  const mapping = compileMapping(config, await readColumns(pool, db, table));
+  const store = new CheckpointStore(pool, metaDb);
+  const kafka = createKafka(`fault-${name}`);
+  const source = new BuiltinCdcSource({ db: pool, store, kafka });
+  const { cdcId } = await source.start({ tables: [{ database: db, table }], topic, partitions: 4 });
+  const client = createDynamoClient();
+  const startCdc = (): Proc => spawnWorker(stack, 'cdc', ['src/workers/cdc.ts', '--cdc-id', cdcId, '--meta-db', metaDb, '--lease-ttl-ms', '5000', '--checkpoint-interval-ms', '200'], logDir);
+  const startEtl = (): Proc => spawnWorker(stack, 'etl', ['src/workers/etl.ts', '--mapping', mappingFile, '--topic', topic, '--group', `${name}_etl`, '--control-table', `${name}_control`, '--initial-mode', 'exclusive', '--create-target', '--lease-ms', '5000', '--lease-margin-ms', '2000', '--session-timeout', '7000'], logDir);
+  const f: PipelineFixture = {
+    db, table, targetTable, topic, cdcId, pool, store, client, mapping, mappingFile, logDir,
+    cdc: startCdc(),
+    etl: startEtl(),
+    startCdc,
+    startEtl,
+    async converge(timeoutMs = 90_000) {
+      const t0 = Date.now();
+      let counts: VerifyCountsFull | undefined;
+      for (let round = 0; ; round += 1) {
+        try {
+          const r = await runVerify({ pool, client, mapping, appliedThrough: async () => '999999999999' }, {
+            schema: db, table, mode: 'full', strategy: 'lookup', mismatchFile: path.join(logDir, `mismatches-${round}.jsonl`), recheckTimeoutMs: 2_000, settleMs: 200,
+          });
+          counts = r.counts;
+          if (r.done && counts.missing + counts.extra + counts.different === 0) return { ms: Date.now() - t0, counts };
+        } catch {
+          // target table not created yet or a service still coming back: try again
+        }
+        if (Date.now() - t0 > timeoutMs) {
+          throw new Error(`no convergence after ${timeoutMs} ms: ${JSON.stringify(counts)}; logs in ${logDir}`);
+        }
+        await sleep(1000);
+      }
+    },
+    async close() {
+      for (const p of [f.cdc, f.etl]) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+      await client.send(new DeleteTableCommand({ TableName: targetTable })).catch(() => undefined);
+      client.destroy();
+      await pool.end().catch(() => undefined);
+    },
+  };
+  return f;
+}

@@ -1,0 +1,24 @@
+/**
+ * Appends the outcome of one fault run as a JSON line to $CUTOVER_FAULT_RESULTS (default
+ * /tmp/cutover-fault-results.jsonl), the raw material of docs/reliability.md. Only what a test measured is written.
+ */
+import * as fs from 'node:fs';
+
+export interface FaultOutcome {
+  readonly fault: string;
+  readonly phase: string;
+  readonly recovered: boolean;
+  /** From the end of the fault (service back / process restarted) until the target verified clean. */
+  readonly recoverMs: number;
+  readonly convergeMs?: number;
+  readonly writesAcked?: number;
+  readonly writesDuringFault?: number;
+  readonly writesLost: number;
+  readonly mismatches: number;
+  readonly command: string;
+}
+
+export function record(o: FaultOutcome): void {
+  const file = process.env.CUTOVER_FAULT_RESULTS ?? '/tmp/cutover-fault-results.jsonl';
+  fs.appendFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), ...o })}\n`);
+}
