@@ -56,7 +56,7 @@ function mappingFile(name: string, tables: unknown[]): string {
 
 async function preflightError(table: string, tables: unknown[], name: string): Promise<Error> {
   const file = mappingFile(name, tables);
-  const err = await preflight({ ctx: { migrationId: `migrate:${db}.${table}`, source: { database: db, table }, phase: 'preflight' }, mappingFile: file }).then(
+  const err = await preflight({ ctx: { migrationId: `migrate:${db}.${table}`, source: { database: db, table }, phase: 'preflight' }, mappingFile: file, cdc: { source: 'builtin', topic: 'unused', partitions: 1 } }).then(
     () => new Error('preflight passed'),
     (e: unknown) => e as Error,
   );
@@ -65,7 +65,7 @@ async function preflightError(table: string, tables: unknown[], name: string): P
 
 test('a correct mapping passes preflight (the baseline the cases below break)', async () => {
   const file = mappingFile('good', [base('users')]);
-  const r = await preflight({ ctx: { migrationId: `migrate:${db}.users`, source: { database: db, table: 'users' }, phase: 'preflight' }, mappingFile: file });
+  const r = await preflight({ ctx: { migrationId: `migrate:${db}.users`, source: { database: db, table: 'users' }, phase: 'preflight' }, mappingFile: file, cdc: { source: 'builtin', topic: 'unused', partitions: 1 } });
   expect(r.checks.every((c) => c.ok)).toBe(true);
   expect(r.primaryKey).toEqual(['id']);
 });

@@ -37,7 +37,7 @@ afterAll(async () => {
 
 async function preflightWith(pool: mysql.Pool): Promise<Error | undefined> {
   const preflight = createCdcParts({ pool } as unknown as PartClients).preflight!;
-  return preflight({ ctx: { migrationId: 'migrate:shop.users', source: { database: 'shop', table: 'users' }, phase: 'preflight' }, mappingFile }).then(() => undefined, (e: unknown) => e as Error);
+  return preflight({ ctx: { migrationId: 'migrate:shop.users', source: { database: 'shop', table: 'users' }, phase: 'preflight' }, mappingFile, cdc: { source: 'builtin', topic: 'unused', partitions: 1 } }).then(() => undefined, (e: unknown) => e as Error);
 }
 
 test('binlog_format STATEMENT / MIXED and binlog_row_image MINIMAL are refused by name', async () => {
