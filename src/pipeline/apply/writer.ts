@@ -182,7 +182,15 @@ async function guarded<T>(ctx: WriterContext, send: (signal: AbortSignal | undef
   try {
     return await send(signals.length > 1 ? AbortSignal.any(signals) : signals[0]);
   } catch (e) {
-    if ((e as Error).name === 'AbortError' && !ctx.signal?.aborted) ctx.guard?.(); // throws LeaseLostError
+    if ((e as Error).name === 'AbortError' && !ctx.signal?.aborted && typeof left === 'number') {
+      // The window's timer may fire a moment before the guard's clock says the window closed (timer granularity,
+      // Math.floor): wait that moment out, then the guard throws LeaseLostError. Without this the AbortError escaped
+      // as a fatal error (found by test/faults/dynalite-outage.test.ts: DynamoDB down 10 s stopped the ETL).
+      for (let i = 0; i < 100; i++) {
+        const rest = ctx.guard?.(); // throws LeaseLostError once the window is closed
+        await new Promise((r) => setTimeout(r, Math.ceil(typeof rest === 'number' ? rest : 0) + 1));
+      }
+    }
     throw e;
   }
 }
