@@ -41,12 +41,14 @@ async function main(): Promise<void> {
 
   const client = createDynamoClient();
   const mappings = loadMappingFile(o.mapping);
+  const control = new ControlStore(client, o.controlTable, { ...DEFAULT_LEASE, durationMs: o.leaseMs, marginMs: o.leaseMarginMs });
+  await control.ensureTable();
+  const known = (await control.getGroup(o.group)) !== undefined; // freshness is recorded once, when the group is new
   let fresh = true;
   for (const table of new Set(mappings.map((m) => m.targetTable))) {
-    const r = await ensureTargetTable(client, mappings.filter((m) => m.targetTable === table), { create: o.createTarget });
+    const r = await ensureTargetTable(client, mappings.filter((m) => m.targetTable === table), { create: o.createTarget, skipEmptinessCheck: known });
     fresh &&= r.emptyForSources;
   }
-  const control = new ControlStore(client, o.controlTable, { ...DEFAULT_LEASE, durationMs: o.leaseMs, marginMs: o.leaseMarginMs });
   const consumer = new EtlConsumer({
     kafka: createKafka(`cutover-etl-${process.pid}`),
     client,

@@ -30,8 +30,10 @@ export async function runEtlSlice(
   opts: { signal?: AbortSignal; heartbeat?: (p: EtlProgress) => void } = {},
 ): Promise<RunEtlResult> {
   const mappings = loadMappingFile(input.mappingFile);
+  await deps.control.ensureTable();
+  const known = (await deps.control.getGroup(input.group)) !== undefined; // freshness is recorded once, when the group is new
   let fresh = true;
-  for (const table of new Set(mappings.map((m) => m.targetTable))) fresh &&= (await ensureTargetTable(deps.client, mappings.filter((m) => m.targetTable === table))).emptyForSources;
+  for (const table of new Set(mappings.map((m) => m.targetTable))) fresh &&= (await ensureTargetTable(deps.client, mappings.filter((m) => m.targetTable === table), { skipEmptinessCheck: known })).emptyForSources;
   const consumer = new EtlConsumer({ ...deps, mappings, topic: input.topic, group: input.group, initialMode: input.initialMode ?? 'exclusive', freshTarget: fresh, dlq: { maxEvents: input.maxDlqEvents } });
   const timer = setTimeout(() => void consumer.stop(), input.sliceMs);
   try {

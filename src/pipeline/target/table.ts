@@ -29,6 +29,8 @@ export interface EnsureTargetOptions {
   readonly recreateIfEmpty?: boolean;
   /** Also recreate a mismatching table that holds items. Destroys data: only by explicit operator request. */
   readonly dropNonEmpty?: boolean;
+  /** Do not scan for the sources' items (emptyForSources is then false unless the table was just created). */
+  readonly skipEmptinessCheck?: boolean;
 }
 
 /** Whether the table was created and whether it holds any item of the sources. */
@@ -150,5 +152,5 @@ export async function ensureTargetTable(client: DynamoDBClient, mappings: readon
     const diffs = again ? tableDifferences(t, again) : ['missing after create'];
     if (diffs.length) throw new TargetTableError(`was created concurrently with another schema (${diffs.join('; ')})`, t.table);
   }
-  return { table: t.table, created, emptyForSources: created || (await tableIsEmpty(client, t.table, sources)) };
+  return { table: t.table, created, emptyForSources: created || (!opts.skipEmptinessCheck && (await tableIsEmpty(client, t.table, sources))) };
 }
