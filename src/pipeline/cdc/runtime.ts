@@ -51,7 +51,13 @@ export class CdcRuntime {
       return;
     }
     while (!this.stopped) {
-      for (const id of await this.deps.store.claimable()) if (!this.running.has(id)) void this.launch(id).catch(() => undefined);
+      // The metadata database may be briefly unreachable (a restart): report and poll again instead of ending the
+      // runtime, which in a worker process hosts every CDC task (found by test/faults/mariadb-restart.fault.ts).
+      const ids = await this.deps.store.claimable().catch((e: unknown) => {
+        this.opts.onError?.('(claim)', e);
+        return [] as string[];
+      });
+      for (const id of ids) if (!this.running.has(id)) void this.launch(id).catch(() => undefined);
       await new Promise<void>((r) => {
         this.wake = r;
         setTimeout(r, this.opts.pollMs ?? 2000);
