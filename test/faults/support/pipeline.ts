@@ -1,6 +1,6 @@
 /**
  * The data path of one table on a private stack, for fault tests: a source table, a CDC task read by a CDC worker
- * process (src/workers/cdc.ts), an ETL worker process (src/workers/etl.ts) applying the topic to DynamoDB, and a
+ * process (src/workers/cdc.ts, in claim-any mode as a worker hosts it), an ETL worker process (src/workers/etl.ts) applying the topic to DynamoDB, and a
  * writer that keeps changing rows (inserts, updates, deletes) and counts the writes MySQL acknowledged.
  *
  * `converge()` waits until verification (src/pipeline/verify, the same code the workflow runs) finds 0 mismatches
@@ -149,7 +149,7 @@ export async function pipelineFixture(stack: PrivateStack, name: string, opts: {
   const source = new BuiltinCdcSource({ db: pool, store, kafka });
   const { cdcId } = await source.start({ tables: [{ database: db, table }], topic, partitions: 4 });
   const client = createDynamoClient();
-  const startCdc = (): Proc => spawnWorker(stack, 'cdc', ['src/workers/cdc.ts', '--cdc-id', cdcId, '--meta-db', metaDb, '--lease-ttl-ms', '5000', '--checkpoint-interval-ms', '200'], logDir);
+  const startCdc = (): Proc => spawnWorker(stack, 'cdc', ['src/workers/cdc.ts', '--meta-db', metaDb, '--lease-ttl-ms', '5000', '--checkpoint-interval-ms', '200'], logDir);
   const startEtl = (): Proc => spawnWorker(stack, 'etl', ['src/workers/etl.ts', '--mapping', mappingFile, '--topic', topic, '--group', `${name}_etl`, '--control-table', `${name}_control`, '--initial-mode', 'exclusive', '--create-target', '--lease-ms', '5000', '--lease-margin-ms', '2000', '--session-timeout', '7000'], logDir);
   const f: PipelineFixture = {
     db, table, targetTable, topic, cdcId, pool, store, client, mapping, mappingFile, logDir,
