@@ -21,7 +21,7 @@ jest.setTimeout(120_000);
 /** The fake activities, with a barrier that times out once, as the real one does when app-b never acknowledges. */
 class StuckInstanceFake extends FakeActivities {
   barrierFailures = 1;
-  activities(): MigrationActivities {
+  override activities(): MigrationActivities {
     const a = super.activities();
     return {
       ...a,
