@@ -6,13 +6,17 @@
  *  - each call logs start and end as JSON with table, phase and workflow id (never row values);
  *  - each result updates the worker's Prometheus metrics (rows copied, lags, DLQ, shadow mismatches, phase);
  *  - an activity whose part is missing fails with NotImplementedError (non-retryable), naming the module to wire,
- *    instead of pretending to succeed.
+ *    instead of pretending to succeed;
+ *  - a CutoverError whose `retriable` is false (bad input: a mapping, config or source that cannot work, whichever
+ *    module's subclass it is) fails non-retryably at once, keeping its class name as the failure type, so the
+ *    workflow stops for an operator instead of retrying a hopeless call for minutes.
  * No business logic lives here.
  */
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityCtx, MigrationActivities } from '../shared/activity-contract';
 import { MIGRATION_ACTIVITY_NAMES } from '../shared/activity-contract';
-import { NotImplementedError } from '../shared/errors';
+import { CutoverError, NotImplementedError } from '../shared/errors';
 import { migrationLogger, type Logger } from '../infra/logger';
 import type { CutoverMetrics } from '../infra/metrics';
 
@@ -90,6 +94,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
         deps.metrics?.activitySeconds.observe({ activity: name, outcome: 'error' }, (Date.now() - started) / 1000);
         const e = err as Error;
         log.warn({ attempt, ms: Date.now() - started, errorType: e?.name, error: e?.message }, 'activity failed');
+        if (err instanceof CutoverError && !err.retriable) throw ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: true, cause: err });
         throw err;
       }
     };

@@ -3,7 +3,8 @@ import { Writable } from 'node:stream';
 import { createMigrationActivities } from '../../../src/activities/migration';
 import { createLogger } from '../../../src/infra/logger';
 import { CutoverMetrics } from '../../../src/infra/metrics';
-import { NON_RETRYABLE_ERROR_TYPES, NotImplementedError } from '../../../src/shared/errors';
+import { ApplicationFailure } from '@temporalio/common';
+import { CutoverError, NON_RETRYABLE_ERROR_TYPES, NotImplementedError, TransientError } from '../../../src/shared/errors';
 import type { ActivityCtx } from '../../../src/shared/activity-contract';
 
 const ctx: ActivityCtx = { migrationId: 'migrate:shop.orders', source: { database: 'shop', table: 'orders' }, phase: 'backfill' };
@@ -21,6 +22,18 @@ describe('migration activities wrapper', () => {
     await expect(acts.verify({ ctx, mappingFile: 'm', mode: 'full', cursor: null, sliceMs: 1 })).rejects.toThrow(NotImplementedError);
     await expect(acts.verify({ ctx, mappingFile: 'm', mode: 'full', cursor: null, sliceMs: 1 })).rejects.toThrow(/src\/pipeline\/verify/);
     expect(NON_RETRYABLE_ERROR_TYPES).toContain('NotImplementedError');
+  });
+
+  it('fails bad input (a non-retriable CutoverError of any module) non-retryably, keeping its class name', async () => {
+    class MappingConfigError extends CutoverError {}
+    const { logger } = capture();
+    const acts = createMigrationActivities({ parts: { preflight: async () => { throw new MappingConfigError('nulls: expected omit or null'); } }, logger });
+    const err = await acts.preflight({ ctx, mappingFile: 'm', cdc: { source: 'builtin', topic: 't', partitions: 1 } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err).toMatchObject({ type: 'MappingConfigError', nonRetryable: true, message: 'nulls: expected omit or null' });
+    const transient = await createMigrationActivities({ parts: { preflight: async () => { throw new TransientError('broker down'); } }, logger })
+      .preflight({ ctx, mappingFile: 'm', cdc: { source: 'builtin', topic: 't', partitions: 1 } }).catch((e: unknown) => e);
+    expect(transient).toBeInstanceOf(TransientError);
   });
 
   it('logs table, phase and workflow id on every line, redacts secrets, and records metrics from results', async () => {
