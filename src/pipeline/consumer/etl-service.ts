@@ -10,7 +10,7 @@ import { TransientError } from '../../shared/errors';
 import type { ApplyMode } from '../../shared/phases';
 import { sleep } from '../apply/throttle';
 import { ensureTargetTable } from '../target/table';
-import { loadMappingFile } from '../transform/mapping';
+import { loadMappingFile, type CompiledMapping } from '../transform/mapping';
 import type { ControlStore } from './control';
 import { EtlConsumer, type EtlProgress } from './consumer';
 import { dlqTopicOf } from './dlq';
@@ -26,15 +26,20 @@ export interface EtlServiceDeps {
 /** Runs one group member for `sliceMs` (or until cancelled / the DLQ threshold), then stops gracefully. */
 export async function runEtlSlice(
   deps: EtlServiceDeps,
-  input: { mappingFile: string; topic: string; group: string; sliceMs: number; maxDlqEvents: number; initialMode?: ApplyMode },
+  input: {
+    mappingFile: string; topic: string; group: string; sliceMs: number; maxDlqEvents: number; initialMode?: ApplyMode;
+    /** Mappings compiled with the source's columns (as verify and routing compile them); default: the file without. */
+    mappings?: readonly CompiledMapping[];
+    partitionsConsumedConcurrently?: number;
+  },
   opts: { signal?: AbortSignal; heartbeat?: (p: EtlProgress) => void } = {},
 ): Promise<RunEtlResult> {
-  const mappings = loadMappingFile(input.mappingFile);
+  const mappings = input.mappings ?? loadMappingFile(input.mappingFile);
   await deps.control.ensureTable();
   const known = (await deps.control.getGroup(input.group)) !== undefined; // freshness is recorded once, when the group is new
   let fresh = true;
   for (const table of new Set(mappings.map((m) => m.targetTable))) fresh &&= (await ensureTargetTable(deps.client, mappings.filter((m) => m.targetTable === table), { skipEmptinessCheck: known })).emptyForSources;
-  const consumer = new EtlConsumer({ ...deps, mappings, topic: input.topic, group: input.group, initialMode: input.initialMode ?? 'exclusive', freshTarget: fresh, dlq: { maxEvents: input.maxDlqEvents } });
+  const consumer = new EtlConsumer({ ...deps, mappings, topic: input.topic, group: input.group, initialMode: input.initialMode ?? 'exclusive', freshTarget: fresh, dlq: { maxEvents: input.maxDlqEvents }, partitionsConsumedConcurrently: input.partitionsConsumedConcurrently });
   const timer = setTimeout(() => void consumer.stop(), input.sliceMs);
   try {
     const r = await consumer.run({ signal: opts.signal, onProgress: opts.heartbeat });
