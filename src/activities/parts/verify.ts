@@ -65,13 +65,19 @@ export function createVerifyParts(c: PartClients): Partial<MigrationActivities> 
       fs.mkdirSync(c.reportDir, { recursive: true });
       const reportPath = hb?.reportPath ?? input.reportPath ?? newReportPath(c.reportDir, input.ctx.migrationId);
       const { probe, close } = await probeFor(c, input.ctx);
+      // The scan strategy reports progress only at its end: keep heartbeating (the last details, so a retry still
+      // resumes from them) or a table whose scan outlasts the heartbeat timeout is never verified — each attempt is
+      // timed out and restarted (found by test/faults/worker-kill.fault.ts on 40 000 rows).
+      let last: VerifyProgress | undefined = hb;
+      const keepAlive = setInterval(() => heartbeat(last), 5_000);
       try {
         const p = await runVerify(
-          { pool: c.pool, client: c.dynamo, mapping, appliedThrough: probe, signal: cancellation(), onProgress: (pr) => heartbeat(verifyProgressOf(pr, reportPath)) },
+          { pool: c.pool, client: c.dynamo, mapping, appliedThrough: probe, signal: cancellation(), onProgress: (pr) => heartbeat((last = verifyProgressOf(pr, reportPath))) },
           verifyOptionsFrom(input, reportPath, hb),
         );
         return verifyProgressOf(p, reportPath);
       } finally {
+        clearInterval(keepAlive);
         await close();
       }
     },
