@@ -10,7 +10,7 @@ import { currentPosition } from '../../pipeline/cdc/source';
 import { awaitEtlCatchUp, describeEtl, runEtlSlice, setApplyMode, type EtlServiceDeps } from '../../pipeline/consumer/etl-service';
 import { positionSeq } from '../../pipeline/verify/applied-probe';
 import { cdcIdOf } from './cdc';
-import { cancellation, heartbeat, withHeartbeats, type PartClients } from './common';
+import { cancellation, heartbeat, mappingFor, withHeartbeats, type PartClients } from './common';
 
 async function partitionCount(c: PartClients, topic: string): Promise<number> {
   const admin = c.kafka.admin();
@@ -27,17 +27,20 @@ export function createEtlParts(c: PartClients): Partial<MigrationActivities> {
   const deps: EtlServiceDeps = { kafka: c.kafka, client: c.dynamo, control: c.etlControl };
   return {
     async runEtl(input) {
-      // runEtlSlice spreads its deps into the EtlConsumer options: the partition concurrency travels with them.
-      const withConcurrency = { ...deps, partitionsConsumedConcurrently: Math.max(1, await partitionCount(c, input.topic)) } as EtlServiceDeps;
+      // Compiled with the source's columns, exactly as verify and the routing layer compile them: without them a
+      // column whose conversion depends on its SQL type (BIGINT as N, say) would map differently.
+      const mappings = [await mappingFor(c, input.mappingFile, input.ctx)]; // this table's topic carries only its events
+      const partitions = Math.max(1, await partitionCount(c, input.topic));
       let last: unknown;
       return withHeartbeats(
-        () => runEtlSlice(withConcurrency, { mappingFile: input.mappingFile, topic: input.topic, group: input.group, sliceMs: input.sliceMs, maxDlqEvents: input.maxDlqEvents }, {
-          signal: cancellation(),
-          heartbeat: (p) => {
-            last = { appliedEvents: p.events, dlqEvents: p.deadLettered };
-            heartbeat(last);
-          },
-        }),
+        () =>
+          runEtlSlice(deps, { mappingFile: input.mappingFile, topic: input.topic, group: input.group, sliceMs: input.sliceMs, maxDlqEvents: input.maxDlqEvents, mappings, partitionsConsumedConcurrently: partitions }, {
+            signal: cancellation(),
+            heartbeat: (p) => {
+              last = { appliedEvents: p.events, dlqEvents: p.deadLettered };
+              heartbeat(last);
+            },
+          }),
         () => last,
       );
     },

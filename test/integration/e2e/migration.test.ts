@@ -67,12 +67,7 @@ tables:
     sortKey: { attribute: sk, template: "I#{id}" }
     nulls: "null"
     columns:
-      tenant: { sqlType: "int" }
-      id: { sqlType: "bigint" }
-      amount: { sqlType: "decimal(20,4)" }
-      at: { sqlType: "datetime(6)" }
-      doc: { type: json, sqlType: "json" }
-      data: { sqlType: "blob" }
+      doc: { type: json }
 `;
 
 const keyFor = (i: number) => ({ tenant: (i % 3) + 1, id: (BIG + BigInt(i)).toString() });
