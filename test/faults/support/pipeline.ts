@@ -129,9 +129,9 @@ export async function pipelineFixture(stack: PrivateStack, name: string, opts: {
   const pool = createSourcePool({ connectionLimit: 6 });
   await pool.query(`CREATE DATABASE IF NOT EXISTS \`${db}\``);
   await pool.query(`CREATE DATABASE IF NOT EXISTS \`${metaDb}\``);
-  await pool.query(`CREATE TABLE \`${db}\`.${table} (id BIGINT PRIMARY KEY, email VARCHAR(64) NOT NULL, balance DECIMAL(12,2) NOT NULL, n INT NOT NULL)`);
+  await pool.query(`CREATE TABLE \`${db}\`.${table} (id BIGINT PRIMARY KEY, email VARCHAR(64) NOT NULL, balance DECIMAL(12,2) NOT NULL, n INT NOT NULL, note MEDIUMTEXT NULL)`);
   if (opts.seedRows) {
-    await pool.query(`INSERT INTO \`${db}\`.${table} SELECT seq, CONCAT('s', seq, '@x.io'), seq / 4, 0 FROM \`${db}\`.seq_1_to_${opts.seedRows}`);
+    await pool.query(`INSERT INTO \`${db}\`.${table} SELECT seq, CONCAT('s', seq, '@x.io'), seq / 4, 0, NULL FROM \`${db}\`.seq_1_to_${opts.seedRows}`);
   }
   const config = {
     source: `${db}.${table}`,
