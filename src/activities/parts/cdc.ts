@@ -58,7 +58,9 @@ export function createCdcParts(c: PartClients): Partial<MigrationActivities> {
       const cdcId = input.resumeCdcId ?? (input.cdc.source === 'builtin' ? cdcIdOf(input.ctx.source, input.cdc.topic) : undefined);
       const r = await source.start({ cdcId, tables: [input.ctx.source], topic: input.cdc.topic, partitions: input.cdc.partitions });
       if (input.resumeCdcId) await source.resume(r.cdcId);
-      // Wait until a host runs the reader: every change after startPosition then reaches the topic.
+      // DMS: start() itself waits for the task; the caller's describeCdc follows it from there.
+      if (input.cdc.source !== 'builtin') return r;
+      // Built-in: wait until a host runs the reader, so every change after startPosition reaches the topic.
       const deadline = Date.now() + c.cdcClaimTimeoutMs;
       for (;;) {
         const d = await source.describe(r.cdcId);
