@@ -7,6 +7,8 @@ module.exports = {
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   setupFiles: ['<rootDir>/test/support/load-stack-env.ts'],
   testTimeout: 60_000,
+  // A test that fails half-way can leave a Temporal worker polling a torn-down server; never let that hang CI.
+  forceExit: true,
   slowTestThreshold: 30,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };
