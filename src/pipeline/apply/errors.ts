@@ -6,6 +6,8 @@ export type DeadLetterReason = 'unparseable' | 'unmapped-table' | 'transform' | 
 
 /** This consumer no longer holds (or never got) the partition's write lease; nothing more may be written blind. */
 export class LeaseLostError extends CutoverError {
+  /** Another holder took over; a retry re-acquires the lease once it is free. */
+  override readonly retriable = true;
   constructor(
     readonly group: string,
     readonly partition: number,

@@ -46,6 +46,8 @@ export class KafkaUnavailableError extends TransientError {
 
 /** Another reader took over this CDC task (its lease expired); this one must stop without writing. */
 export class CdcLeaseLostError extends CutoverError {
+  /** Another holder took over; a retry re-acquires the lease once it is free. */
+  override readonly retriable = true;
   constructor(
     readonly cdcId: string,
     readonly owner: string,
