@@ -67,9 +67,14 @@ export class MigrationMonitor {
     return Object.fromEntries([...this.latest].map(([t, s]) => [t, s.phase]));
   }
 
-  /** True once every table watched has reached complete, aborted or failed. */
-  allFinished(): boolean {
-    return this.latest.size > 0 && [...this.latest.values()].every((s) => TERMINAL.has(s.phase));
+  /** True once `expected` tables (default: every table seen) reported and all reached complete, aborted or failed. */
+  allFinished(expected = 1): boolean {
+    return this.latest.size >= expected && [...this.latest.values()].every((s) => TERMINAL.has(s.phase));
+  }
+
+  /** Tables held at a gate because a check failed (they wait for an operator): "table at gate: reason". */
+  problems(): string[] {
+    return [...this.latest.values()].filter((s) => s.awaiting?.problem).map((s) => `${s.table} at ${s.awaiting!.gate}: ${s.awaiting!.reason}`);
   }
 
   /** Polls every `intervalMs` (default 1000) until `stop`. */
