@@ -77,7 +77,7 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
   const client = createDynamoClient();
   const kafka = createKafka('bench-apply');
   const suffix = `${process.pid}_${Date.now().toString(36)}`;
-  const n = Math.max(2_000, Math.round(40_000 * ctx.scale));
+  const n = Math.max(2_000, Math.round(12_000 * ctx.scale));
   const tables = ['raw', 'e2e', 'fresh', 'shared'].map((t) => `bench_apply_${t}_${suffix}`);
   const [rawT, e2eT, freshT, sharedT] = tables;
   const control = `bench_apply_control_${suffix}`;

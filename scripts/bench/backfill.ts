@@ -4,8 +4,9 @@
  *    them to DynamoDB (exclusive mode, fresh target: the mode the migration runs the backfill in), timed from the
  *    first read until every load is applied, beside raw BatchWriteItem ingest of the very same items (goal ≥ 0.85);
  *  - publish only (reads + encode + acks=all), beside the same raw ingest;
- *  - memory (heap + buffers growth while copying, publish only) at 1M rows beside 100k rows (goal: flat): retained
- *    after a GC at every chunk end, and the sampled peak in the note; with --scale < 1, at 100k beside 10k.
+ *  - memory (heap + buffers growth while copying, publish only) at 250k rows beside 25k rows (goal: flat): retained
+ *    after a GC at every chunk end, and the sampled peak in the note; ten times the rows from --scale 4 (1M beside
+ *    100k), a tenth below --scale 1 (25k beside 2.5k). The default keeps the whole bench to a few minutes.
  */
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
@@ -74,8 +75,8 @@ async function memoryGrowth(fn: (afterChunk: () => void) => Promise<unknown>): P
 
 export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
   loadStackEnv();
-  const e2eRows = Math.max(5_000, Math.round(30_000 * ctx.scale));
-  const [memSmall, memLarge] = ctx.scale >= 1 ? [100_000, 1_000_000] : [10_000, 100_000];
+  const e2eRows = Math.max(5_000, Math.round(20_000 * ctx.scale));
+  const [memSmall, memLarge] = ctx.scale >= 4 ? [100_000, 1_000_000] : ctx.scale >= 1 ? [25_000, 250_000] : [2_500, 25_000];
   const maxRows = Math.max(e2eRows, memLarge);
   const suffix = `${process.pid}_${Date.now().toString(36)}`;
   const db = `bench_backfill_${suffix}`;
