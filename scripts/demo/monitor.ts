@@ -79,7 +79,7 @@ export class MigrationMonitor {
 
   /** Polls every `intervalMs` (default 1000) until `stop`. */
   start(): void {
-    if (this.opts.bars) this.multibar = new MultiBar({ format: '{table} |{bar}| {percentage}% {phase} lag {lag} ETA {eta_s}s', hideCursor: true, clearOnComplete: false });
+    if (this.opts.bars) this.multibar = new MultiBar({ format: '{table} |{bar}| {percentage}% {phase} lag {lag} ETA {eta_s}s', hideCursor: true, clearOnComplete: false, noTTYOutput: true, notTTYSchedule: 10_000 });
     this.timer = setInterval(() => {
       this.inFlight ??= this.poll().finally(() => (this.inFlight = undefined));
     }, this.opts.intervalMs ?? 1000);

@@ -12,7 +12,7 @@ import { statusQuery, type MigrationStatus } from '../../src/shared/messages';
 import { CONFIG_DEFAULTS, type MigrationPlanConfig, type TableMigrationConfig } from '../../src/shared/migration-config';
 import { migrationWorkflowId, planWorkflowId } from '../../src/shared/task-queues';
 import { migrationPlanWorkflow } from '../../src/workflows/migration-plan';
-import { DEMO_TABLES } from './schema';
+import { DEMO_TABLES, type DemoTable } from './schema';
 import type { StatusSource } from './monitor';
 
 /** The knobs of the demo plan. */
@@ -25,6 +25,8 @@ export interface DemoPlanOptions {
   readonly concurrency?: number;
   /** The mapping file (default scripts/demo/mapping.yaml, whose sources are in cutover_demo). */
   readonly mappingFile?: string;
+  /** The tables to migrate (default all four). */
+  readonly tables?: readonly DemoTable[];
 }
 
 /** The plan for the demo tables. Topics and consumer groups are per run, so runs never share a stream. */
@@ -36,7 +38,7 @@ export function demoPlanConfig(o: DemoPlanOptions): MigrationPlanConfig {
     mappingFile: o.mappingFile ?? path.join(__dirname, 'mapping.yaml'),
     cdc: { source: 'builtin', topic: `cutover.${o.runId}.${o.database}.${name}`, partitions: o.partitions ?? 4 },
     createTarget: true,
-    etl: { ...CONFIG_DEFAULTS.etl, runner: 'workflow', consumers: 1, group: `cutover-etl.${o.runId}.${name}` },
+    etl: { ...CONFIG_DEFAULTS.etl, runner: 'workflow', consumers: 1, group: `cutover-etl.${o.runId}.${o.database}.${name}` },
     backfill: { ...CONFIG_DEFAULTS.backfill, parallelism: 2 },
     verify: { ...CONFIG_DEFAULTS.verify },
     readLadder: [10, 50, 100],
@@ -52,7 +54,8 @@ export function demoPlanConfig(o: DemoPlanOptions): MigrationPlanConfig {
     drainQuietMs: 3_000,
     sliceMs: 30_000,
   });
-  return { name: `demo-${o.runId}`, concurrency: o.concurrency ?? DEMO_TABLES.length, tables: DEMO_TABLES.map(table) };
+  const tables = o.tables ?? DEMO_TABLES;
+  return { name: `demo-${o.runId}`, concurrency: o.concurrency ?? tables.length, tables: tables.map(table) };
 }
 
 /** Activity names of the migration contract that `activities` lacks (empty when the plan can run). */

@@ -29,9 +29,9 @@ import { FlagStore } from '../../src/routing/flag-store';
 import { MigratingTable } from '../../src/routing/migrating-table';
 import { startMigration } from './migrate';
 import { writeDemoReport, type DemoReportInput } from './report';
-import { DEMO_DATABASE, DEMO_KEYS, DEMO_TABLES } from './schema';
+import { DEMO_DATABASE, DEMO_KEYS, DEMO_TABLES, type DemoTable } from './schema';
 import { seedDemo } from './seed';
-import { DEMO_DYNAMO_TABLES, demoCheckedTables, demoLoadTables } from './workload';
+import { DEMO_DYNAMO_TABLES, demoCheckedTables, demoDynamoTables, demoLoadTables } from './workload';
 
 /** How the demo runs (see scripts/demo.ts for the command-line flags). */
 export interface DemoOptions {
@@ -44,6 +44,8 @@ export interface DemoOptions {
   readonly via: 'mysql' | 'routing';
   readonly outDir: string;
   readonly database?: string;
+  /** Tables to load and migrate (default all four; all four are seeded either way). */
+  readonly tables?: readonly DemoTable[];
   /** Schema of the routing flag tables (routing mode). */
   readonly controlSchema?: string;
   /** Also read DynamoDB in the check (once a migration has copied the tables there). */
@@ -68,6 +70,7 @@ export interface DemoResult {
 /** Runs the demo end to end and writes the report into `opts.outDir`. */
 export async function runDemo(opts: DemoOptions, log: (m: string) => void = console.log): Promise<DemoResult> {
   const database = opts.database ?? DEMO_DATABASE;
+  const tables = opts.tables ?? DEMO_TABLES;
   assertLocalServices(serviceEnv());
   const started = new Date();
   const admin = createMysqlPool({ database: '' });
@@ -81,7 +84,7 @@ export async function runDemo(opts: DemoOptions, log: (m: string) => void = cons
 
     if (opts.migrate && opts.via !== 'routing') throw new Error('--migrate needs --via routing: the application must follow the routing flags');
     const controlSchema = opts.controlSchema ?? CONTROL_SCHEMA;
-    if (opts.migrate) await resetMigrationState(pool, dynamo, database, controlSchema);
+    if (opts.migrate) await resetMigrationState(pool, dynamo, database, controlSchema, demoDynamoTables(database));
     const storeFor = await storeFactory(opts, pool, dynamo, database);
     const bar = opts.progress && !opts.migrate ? new SingleBar({ format: 'load |{bar}| {value}/{total} s | {requests} requests, {failed} failed', hideCursor: true }) : undefined;
     let requests = 0;
@@ -96,7 +99,7 @@ export async function runDemo(opts: DemoOptions, log: (m: string) => void = cons
       runId: `demo${Date.now().toString(36)}`,
       instances: opts.instances,
       storeFor,
-      tables: demoLoadTables(opts.rows),
+      tables: demoLoadTables(opts.rows, tables),
       mix: opts.mix,
       ratePerInstance: opts.ratePerInstance,
       durationMs: loadS * 1000,
@@ -115,7 +118,7 @@ export async function runDemo(opts: DemoOptions, log: (m: string) => void = cons
     let outcome: 'finished' | 'timeout' | 'stuck' | undefined;
     if (opts.migrate) {
       try {
-        migration = await startMigration({ database, mappingFile: demoMappingFile(database, opts.outDir), runId: `d${Date.now().toString(36)}`, soakS: opts.migrate.soakS, origin, timeoutS: opts.migrate.timeoutS, bars: opts.progress ?? false, routingSchema: controlSchema, outDir: opts.outDir, log });
+        migration = await startMigration({ database, mappingFile: demoMappingFile(database, opts.outDir), runId: `d${Date.now().toString(36)}`, soakS: opts.migrate.soakS, tables, origin, timeoutS: opts.migrate.timeoutS, bars: opts.progress ?? false, routingSchema: controlSchema, outDir: opts.outDir, log });
         outcome = await migration.finished;
         log(`migration ${outcome}${outcome === 'stuck' ? ` (${migration.monitor.problems().join('; ')})` : ''}; load continues ${opts.migrate.afterS} s`);
         await new Promise((r) => setTimeout(r, opts.migrate!.afterS * 1000));
@@ -138,13 +141,13 @@ export async function runDemo(opts: DemoOptions, log: (m: string) => void = cons
       if (outcome === 'stuck') incomplete.push(`the migration stopped at a gate: ${migration.monitor.problems().join('; ')}`);
       const notComplete = Object.entries(last).filter(([, p]) => p !== 'complete');
       if (notComplete.length) incomplete.push(`tables not complete: ${notComplete.map(([t, p]) => `${t} (${p})`).join(', ')}`);
-      if (Object.keys(last).length < DEMO_TABLES.length) incomplete.push(`only ${Object.keys(last).length} of ${DEMO_TABLES.length} tables reported a status`);
+      if (Object.keys(last).length < tables.length) incomplete.push(`only ${Object.keys(last).length} of ${tables.length} tables reported a status`);
     }
     // After every table completed, DynamoDB is the only store the application writes: it alone must hold every write.
     const migrated = outcome === 'finished' && incomplete.length === 0;
 
     log('checking the final state against the operation logs');
-    const checked = demoCheckedTables(database);
+    const checked = demoCheckedTables(database, demoDynamoTables(database), tables);
     fs.writeFileSync(path.join(opts.outDir, 'checker-config.json'), `${JSON.stringify({ tables: checked }, null, 2)}\n`);
     const check = await runCheck(load.logFiles, {
       tables: checked,
@@ -193,7 +196,7 @@ export async function runDemo(opts: DemoOptions, log: (m: string) => void = cons
 const CONTROL_SCHEMA = 'cutover_control';
 
 /** A new run starts from scratch: the previous run's DynamoDB tables and routing rows (flags, heartbeats, versions) of `database` go. */
-export async function resetMigrationState(pool: mysql.Pool, dynamo: DynamoDBClient, database: string, controlSchema: string, dynamoTables: Readonly<Record<string, string>> = DEMO_DYNAMO_TABLES): Promise<void> {
+export async function resetMigrationState(pool: mysql.Pool, dynamo: DynamoDBClient, database: string, controlSchema: string, dynamoTables: Readonly<Record<string, string>>): Promise<void> {
   for (const TableName of Object.values(dynamoTables)) {
     await dynamo.send(new DeleteTableCommand({ TableName })).catch((e: Error) => {
       if (e.name !== 'ResourceNotFoundException') throw e;
@@ -206,12 +209,20 @@ export async function resetMigrationState(pool: mysql.Pool, dynamo: DynamoDBClie
   for (const { t } of tables) await pool.query(`DELETE FROM \`${controlSchema}\`.\`${t}\` WHERE table_id LIKE ?`, [`${database}.%`]);
 }
 
-/** scripts/demo/mapping.yaml, or a copy in `dir` whose sources are in `database` instead of cutover_demo. */
+/**
+ * scripts/demo/mapping.yaml, or a copy in `dir` whose sources are in `database` instead of cutover_demo and whose
+ * DynamoDB tables are `demoDynamoTables(database)` (so a demo in another database never touches the demo's tables).
+ */
 export function demoMappingFile(database: string, dir: string): string {
   const file = path.join(__dirname, 'mapping.yaml');
   if (database === DEMO_DATABASE) return file;
-  const doc = YAML.parse(fs.readFileSync(file, 'utf8')) as { tables: { source: string }[] };
-  for (const t of doc.tables) t.source = t.source.replace(/^[^.]+\./, `${database}.`);
+  const doc = YAML.parse(fs.readFileSync(file, 'utf8')) as { targets?: Record<string, unknown>; tables: { source: string; target: string }[] };
+  const rename: Record<string, string> = { [DEMO_DYNAMO_TABLES.app]: demoDynamoTables(database).app, [DEMO_DYNAMO_TABLES.attachments]: demoDynamoTables(database).attachments };
+  for (const t of doc.tables) {
+    t.source = t.source.replace(/^[^.]+\./, `${database}.`);
+    t.target = rename[t.target] ?? t.target;
+  }
+  if (doc.targets) doc.targets = Object.fromEntries(Object.entries(doc.targets).map(([k, v]) => [rename[k] ?? k, v]));
   const copy = path.join(dir, `mapping.${database}.yaml`);
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(copy, YAML.stringify(doc));

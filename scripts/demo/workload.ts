@@ -6,13 +6,13 @@
  */
 import type { CheckedTable } from '../../src/checker/check';
 import type { LoadTable } from '../../src/loadgen/generator';
-import { DEMO_KEYS, DEMO_TABLES, LINES_PER_ORDER, demoKey, demoRow, tableSizes, type DemoTable } from './schema';
+import { DEMO_DATABASE, DEMO_KEYS, DEMO_TABLES, LINES_PER_ORDER, demoKey, demoRow, tableSizes, type DemoTable } from './schema';
 
 /** Load-generator tables for a database seeded with `total` rows. Weights follow a shop: mostly orders and users. */
-export function demoLoadTables(total: number): LoadTable[] {
+export function demoLoadTables(total: number, tables: readonly DemoTable[] = DEMO_TABLES): LoadTable[] {
   const sizes = tableSizes(total);
   const weight: Record<DemoTable, number> = { users: 3, orders: 4, order_items: 2, attachments: 1 };
-  return DEMO_TABLES.map((table) => {
+  return tables.map((table) => {
     const seeded = table === 'order_items' ? sizes.order_items + (LINES_PER_ORDER - (sizes.order_items % LINES_PER_ORDER)) % LINES_PER_ORDER : sizes[table];
     return {
       name: table,
@@ -24,11 +24,16 @@ export function demoLoadTables(total: number): LoadTable[] {
   });
 }
 
-/** DynamoDB tables of the demo mapping. */
+/** DynamoDB tables of the demo mapping (scripts/demo/mapping.yaml). */
 export const DEMO_DYNAMO_TABLES = { app: 'cutover_demo_app', attachments: 'cutover_demo_attachments' } as const;
 
+/** DynamoDB tables of a demo in `database`: the mapping's own for cutover_demo, `<database>_app`/`_attachments` else. */
+export function demoDynamoTables(database: string): { app: string; attachments: string } {
+  return database === DEMO_DATABASE ? DEMO_DYNAMO_TABLES : { app: `${database}_app`, attachments: `${database}_attachments` };
+}
+
 /** The checker's configuration for the demo tables in `database` (and the mapping's DynamoDB tables). */
-export function demoCheckedTables(database: string, dynamo = DEMO_DYNAMO_TABLES): CheckedTable[] {
+export function demoCheckedTables(database: string, dynamo: { app: string; attachments: string } = demoDynamoTables(database), tables: readonly DemoTable[] = DEMO_TABLES): CheckedTable[] {
   const app = (pk: string, sk: string, attributes: Record<string, string>) => ({
     tableName: dynamo.app,
     key: [{ attribute: 'pk', type: 'S' as const, template: pk }, { attribute: 'sk', type: 'S' as const, template: sk }],
@@ -47,5 +52,5 @@ export function demoCheckedTables(database: string, dynamo = DEMO_DYNAMO_TABLES)
       attributes: { id: 'id', order_id: 'order_id', filename: 'filename', sha256: 'sha256', content: 'content' },
     },
   };
-  return DEMO_TABLES.map((table) => ({ table, tokenColumn: 'rev', mysql: { database, table, keyColumns: DEMO_KEYS[table] }, dynamo: ddb[table] }));
+  return tables.map((table) => ({ table, tokenColumn: 'rev', mysql: { database, table, keyColumns: DEMO_KEYS[table] }, dynamo: ddb[table] }));
 }
