@@ -51,7 +51,7 @@ function markerPlugin(markers: readonly Marker[]): Plugin<'line'> {
         ctx.moveTo(x, chartArea.top);
         ctx.lineTo(x, chartArea.bottom);
         ctx.stroke();
-        ctx.fillText(m.label, x + 3, chartArea.top + 12 + (i % 3) * 12);
+        ctx.fillText(m.label, x + 3, chartArea.top + 12 + (i % 4) * 12);
       });
       ctx.restore();
     },

@@ -154,9 +154,16 @@ export function demoPanels(r: DemoReportInput): Panel[] {
   ];
 }
 
-/** Phase starts as chart markers ("table: phase"). */
+/**
+ * Phase starts as chart markers: with one table every start ("table: phase"); with several, one marker per phase
+ * where the first table entered it (labelled with the phase only: per-table times are in the report's table), so
+ * the labels stay readable.
+ */
 export function phaseMarkers(phases: readonly PhaseSpan[]): Marker[] {
-  return phases.map((p) => ({ t: p.startS, label: `${p.table}: ${p.phase}` }));
+  if (new Set(phases.map((p) => p.table)).size <= 1) return phases.map((p) => ({ t: p.startS, label: `${p.table}: ${p.phase}` }));
+  const first = new Map<string, number>();
+  for (const p of phases) first.set(p.phase, Math.min(first.get(p.phase) ?? Number.POSITIVE_INFINITY, p.startS));
+  return [...first].map(([phase, t]) => ({ t, label: phase })).sort((a, b) => a.t - b.t);
 }
 
 /** Writes report.json, report.md and report.png into `dir`; returns their paths. */
