@@ -21,7 +21,7 @@ import { statusQuery, type MigrationStatus } from '../../src/shared/messages';
 import { CONFIG_DEFAULTS, type TableMigrationConfig } from '../../src/shared/migration-config';
 import { phaseIndex, type PhaseOrTerminal } from '../../src/shared/phases';
 import { tableMigrationWorkflow } from '../../src/workflows/table-migration';
-import { startPrivateStack, type PrivateStack } from '../support/private-stack';
+import { freePort, startPrivateStack, type PrivateStack } from '../support/private-stack';
 import { sleep, spawnWorker, waitFor, Writer, type Proc } from './support/pipeline';
 import { record } from './support/record';
 
@@ -49,7 +49,7 @@ beforeAll(async () => {
   Object.assign(process.env, {
     CUTOVER_TASK_QUEUE: 'fault-worker-tq', CUTOVER_CDC_META_DB: 'wk_meta', CUTOVER_ROUTING_SCHEMA: 'wk_routing',
     CUTOVER_ETL_CONTROL_TABLE: 'wk_control', CUTOVER_REPORT_DIR: path.join(stack.dir, 'reports'),
-    CUTOVER_METRICS_PORT: String(stack.ports.temporalUi + 1), CUTOVER_TEMPORAL_METRICS_PORT: String(stack.ports.temporalUi + 2),
+    CUTOVER_METRICS_PORT: String(await freePort()), CUTOVER_TEMPORAL_METRICS_PORT: String(await freePort()),
   });
   const pool = createSourcePool({ connectionLimit: 2 });
   for (const d of [db, 'wk_meta', 'wk_routing']) await pool.query(`CREATE DATABASE ${d}`);

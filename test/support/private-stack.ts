@@ -54,7 +54,8 @@ export interface PrivateStack {
   down(): Promise<void>;
 }
 
-async function freePort(taken: Set<number>): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now and not in `taken` (which it joins). */
+export async function freePort(taken: Set<number> = new Set()): Promise<number> {
   for (;;) {
     const port = await new Promise<number>((resolve, reject) => {
       const s = net.createServer();
