@@ -6,6 +6,7 @@
  * are not there yet, so the demo can refuse to start a plan that cannot run instead of hanging on it.
  */
 import type { Client } from '@temporalio/client';
+import type { Kafka } from 'kafkajs';
 import * as path from 'node:path';
 import { MIGRATION_ACTIVITY_NAMES } from '../../src/shared/activity-contract';
 import { statusQuery, type MigrationStatus } from '../../src/shared/messages';
@@ -83,4 +84,28 @@ export function planStatusSource(client: Client, plan: MigrationPlanConfig): Sta
     }));
     return out;
   };
+}
+
+/** Whether `name` is a topic or consumer group of some demo run over `database` (see `demoPlanConfig`). */
+export function isDemoStream(name: string, database: string): boolean {
+  return /^cutover(-etl)?\.d[0-9a-z]+\./.test(name) && name.includes(`.${database}.`);
+}
+
+/**
+ * Deletes the topics (with their DLQs) and consumer groups that earlier demo runs over `database` left behind: a
+ * completed migration keeps its topic (replayable), so without this every demo run would add four topics to the
+ * broker. Returns what it deleted.
+ */
+export async function removePreviousStreams(kafka: Kafka, database: string): Promise<{ topics: string[]; groups: string[] }> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((t) => isDemoStream(t, database));
+    if (topics.length) await admin.deleteTopics({ topics });
+    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => isDemoStream(g, database));
+    if (groups.length) await admin.deleteGroups(groups);
+    return { topics, groups };
+  } finally {
+    await admin.disconnect();
+  }
 }

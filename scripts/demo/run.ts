@@ -17,6 +17,7 @@ import YAML from 'yaml';
 import { runCheck } from '../../src/checker/check';
 import { writeCheckReport } from '../../src/checker/report';
 import { createDynamoClient } from '../../src/infra/dynamodb';
+import { createKafka } from '../../src/infra/kafka';
 import { createMysqlPool, mysqlConnectionParams } from '../../src/infra/mysql';
 import { assertLocalServices, type AppStore } from '../../src/loadgen/app-store';
 import { serviceEnv } from '../../src/infra/env';
@@ -28,6 +29,7 @@ import { RoutingAppStore } from '../../src/routing/app-store';
 import { FlagStore } from '../../src/routing/flag-store';
 import { MigratingTable } from '../../src/routing/migrating-table';
 import { startMigration } from './migrate';
+import { removePreviousStreams } from './plan';
 import { writeDemoReport, type DemoReportInput } from './report';
 import { DEMO_DATABASE, DEMO_KEYS, DEMO_TABLES, type DemoTable } from './schema';
 import { seedDemo } from './seed';
@@ -84,7 +86,11 @@ export async function runDemo(opts: DemoOptions, log: (m: string) => void = cons
 
     if (opts.migrate && opts.via !== 'routing') throw new Error('--migrate needs --via routing: the application must follow the routing flags');
     const controlSchema = opts.controlSchema ?? CONTROL_SCHEMA;
-    if (opts.migrate) await resetMigrationState(pool, dynamo, database, controlSchema, demoDynamoTables(database));
+    if (opts.migrate) {
+      await resetMigrationState(pool, dynamo, database, controlSchema, demoDynamoTables(database));
+      const removed = await removePreviousStreams(createKafka('cutover-demo-reset'), database);
+      if (removed.topics.length) log(`removed ${removed.topics.length} topics and ${removed.groups.length} consumer groups of earlier demo runs`);
+    }
     const storeFor = await storeFactory(opts, pool, dynamo, database);
     const bar = opts.progress && !opts.migrate ? new SingleBar({ format: 'load |{bar}| {value}/{total} s | {requests} requests, {failed} failed', hideCursor: true }) : undefined;
     let requests = 0;

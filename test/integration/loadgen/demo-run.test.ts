@@ -13,6 +13,7 @@ import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { createDynamoClient } from '../../../src/infra/dynamodb';
 import { createKafka } from '../../../src/infra/kafka';
 import { createMysqlPool } from '../../../src/infra/mysql';
+import { removePreviousStreams } from '../../../scripts/demo/plan';
 import { runDemo } from '../../../scripts/demo/run';
 import { demoDynamoTables } from '../../../scripts/demo/workload';
 import { uniqueName } from '../../support/ids';
@@ -29,14 +30,7 @@ afterAll(async () => {
   const dynamo = createDynamoClient();
   for (const TableName of Object.values(demoDynamoTables(database))) await dynamo.send(new DeleteTableCommand({ TableName })).catch(() => undefined);
   dynamo.destroy();
-  const kafka = createKafka('demo-run-cleanup');
-  const ka = kafka.admin();
-  await ka.connect();
-  const topics = (await ka.listTopics()).filter((t) => t.includes(`.${database}.`));
-  if (topics.length) await ka.deleteTopics({ topics }).catch(() => undefined);
-  const groups = (await ka.listGroups()).groups.map((g) => g.groupId).filter((g) => g.includes(`.${database}.`));
-  if (groups.length) await ka.deleteGroups(groups).catch(() => undefined);
-  await ka.disconnect();
+  await removePreviousStreams(createKafka('demo-run-cleanup'), database);
   fs.rmSync(outDir, { recursive: true, force: true });
 });
 
