@@ -10,6 +10,11 @@
  *   target reflects at least every change ≤ S, holds no change > S, and still disagrees with the source at S: a
  *   real mismatch. No false positive can come from an in-flight change, and a real mismatch is never dropped (it
  *   disagrees in every round).
+ * - With a probe, `timeoutMs` bounds the time *without progress*: the deadline moves on whenever the probe reports a
+ *   higher applied position, so a slow (loaded) ETL only makes the recheck longer. A suspect that still cannot be
+ *   decided when the ETL stops progressing, or whose target stays ahead of every snapshot (a key changing faster than
+ *   the rounds), is never reported as a mismatch: the recheck fails with VerifyInconclusiveError (retriable), because
+ *   a deadline is not evidence.
  * - Without an `appliedThrough` probe, "applied past S" cannot be known; rounds repeat every `settleMs` and a
  *   suspect is confirmed only when it still disagrees at the deadline (`timeoutMs`). That is sound as long as the
  *   ETL lag stays below the deadline; the report says which rule was used.
@@ -20,6 +25,7 @@ import { sleep } from '../backfill/pacing';
 import type { SnapshotConnection } from '../backfill/snapshot';
 import { itemVersion, type Item } from '../item';
 import { loadVersion } from '../version';
+import { TransientError } from '../../shared/errors';
 import { compareItems, diffAttributes, liveUserItem } from './fingerprint';
 import { plainKey, type Mismatch, type MismatchKind } from './report';
 import { lookupRows } from './source';
@@ -53,19 +59,41 @@ export interface RecheckOptions {
   readonly settleMs: number;
 }
 
-async function waitApplied(ctx: RecheckContext, seq: string, deadline: number): Promise<boolean> {
+/** Suspects could not be decided: the ETL stopped progressing, or their keys kept changing. Retry later. */
+export class VerifyInconclusiveError extends TransientError {
+  constructor(
+    readonly table: string,
+    readonly undecided: number,
+  ) {
+    super(`verification of ${table}: ${undecided} suspect(s) could not be decided (the ETL made no progress for the recheck timeout, or the keys kept changing); nothing is reported as a mismatch without evidence — retry`);
+  }
+}
+
+/** The recheck deadline, moved on whenever the applied position rises. */
+interface Deadline {
+  at: number;
+  lastApplied: bigint;
+}
+
+async function waitApplied(ctx: RecheckContext, seq: string, deadline: Deadline, timeoutMs: number): Promise<boolean> {
   if (!ctx.appliedThrough) return false;
   for (;;) {
-    if (BigInt(await ctx.appliedThrough()) >= BigInt(seq)) return true;
-    if (Date.now() >= deadline || ctx.signal?.aborted) return false;
+    const applied = BigInt(await ctx.appliedThrough());
+    if (applied > deadline.lastApplied) {
+      deadline.lastApplied = applied;
+      deadline.at = Date.now() + timeoutMs;
+    }
+    if (applied >= BigInt(seq)) return true;
+    if (Date.now() >= deadline.at || ctx.signal?.aborted) return false;
     await sleep(100, ctx.signal);
   }
 }
 
 /** Rechecks `suspects` until each is resolved or confirmed; returns the confirmed mismatches. */
 export async function recheck(ctx: RecheckContext, suspects: readonly Suspect[], o: RecheckOptions): Promise<{ confirmed: Mismatch[]; resolved: number }> {
-  const deadline = Date.now() + o.timeoutMs;
+  const deadline: Deadline = { at: Date.now() + o.timeoutMs, lastApplied: -1n };
   const confirmed: Mismatch[] = [];
+  let undecided = 0;
   let resolved = 0;
   let pending = [...suspects];
   while (pending.length) {
@@ -74,10 +102,10 @@ export async function recheck(ctx: RecheckContext, suspects: readonly Suspect[],
       const batch = pending.slice(i, i + 500);
       const readable = batch.filter((s) => s.sourceKey.length === ctx.spec.key.length && s.sourceKey.every((v) => v !== null));
       const { pos, rows } = await lookupRows(ctx.conn, ctx.spec, readable.map((s) => s.sourceKey), ctx.domain);
-      const applied = await waitApplied(ctx, pos.seq, deadline);
-      if (!ctx.appliedThrough) await sleep(Math.min(o.settleMs, Math.max(0, deadline - Date.now())), ctx.signal);
+      const applied = await waitApplied(ctx, pos.seq, deadline, o.timeoutMs);
+      if (!ctx.appliedThrough) await sleep(Math.min(o.settleMs, Math.max(0, deadline.at - Date.now())), ctx.signal);
       const items = await batchGet(ctx.client, ctx.mapping.targetTable, ctx.keyNames, batch.map((s) => s.itemKey), { concurrency: ctx.concurrency });
-      const expired = Date.now() >= deadline || ctx.signal?.aborted === true;
+      const expired = Date.now() >= deadline.at || ctx.signal?.aborted === true;
       for (const s of batch) {
         const row = rows.get(keyText(s.sourceKey));
         let expected = row ? ctx.mapping.toItem(row) : undefined;
@@ -91,7 +119,12 @@ export async function recheck(ctx: RecheckContext, suspects: readonly Suspect[],
         }
         const v = itemVersion(found);
         const ahead = v !== undefined && BigInt(v) > BigInt(loadVersion(pos.seq));
-        if (!expired && (ahead || !applied)) {
+        if (ahead || (ctx.appliedThrough && !applied)) {
+          if (!expired) next.push({ ...s, seenAtSeq: pos.seq });
+          else undecided += 1; // no evidence either way: never a mismatch
+          continue;
+        }
+        if (!ctx.appliedThrough && !expired) {
           next.push({ ...s, seenAtSeq: pos.seq });
           continue;
         }
@@ -108,5 +141,6 @@ export async function recheck(ctx: RecheckContext, suspects: readonly Suspect[],
     }
     pending = next;
   }
+  if (undecided > 0 && !ctx.signal?.aborted) throw new VerifyInconclusiveError(`${ctx.spec.schema}.${ctx.spec.table}`, undecided);
   return { confirmed, resolved };
 }
