@@ -55,8 +55,9 @@ export class MigrationMonitor {
       }
       this.latest.set(s.table, s);
       if (s.verification !== null) this.verified.set(s.table, s.verification);
-      if (s.cdcLagSeconds !== null) cdc = Math.max(cdc ?? 0, s.cdcLagSeconds * 1000);
-      if (s.etlLagSeconds !== null) etl = Math.max(etl ?? 0, s.etlLagSeconds * 1000);
+      // A negative lag is the status's "not measured yet" (e.g. no event consumed so far): left out like null.
+      if (s.cdcLagSeconds !== null && s.cdcLagSeconds >= 0) cdc = Math.max(cdc ?? 0, s.cdcLagSeconds * 1000);
+      if (s.etlLagSeconds !== null && s.etlLagSeconds >= 0) etl = Math.max(etl ?? 0, s.etlLagSeconds * 1000);
       this.draw(s);
     }
     this.lagPoints.push({ t, cdcLagMs: cdc, etlLagMs: etl });
@@ -129,7 +130,7 @@ export class MigrationMonitor {
   private draw(s: MigrationStatus): void {
     if (!this.multibar) return;
     const total = Math.max(1, s.rowsTotal);
-    const payload = { table: s.table.padEnd(28).slice(0, 28), phase: s.phase.padEnd(13), lag: s.etlLagSeconds === null ? '-' : `${s.etlLagSeconds.toFixed(1)}s`, eta_s: s.etaSeconds === null ? '-' : Math.round(s.etaSeconds) };
+    const payload = { table: s.table.padEnd(28).slice(0, 28), phase: s.phase.padEnd(13), lag: s.etlLagSeconds === null || s.etlLagSeconds < 0 ? '-' : `${s.etlLagSeconds.toFixed(1)}s`, eta_s: s.etaSeconds === null ? '-' : Math.round(s.etaSeconds) };
     let bar = this.bars.get(s.table);
     if (!bar) this.bars.set(s.table, (bar = this.multibar.create(total, Math.min(total, s.rowsCopied), payload)));
     bar.setTotal(total);
