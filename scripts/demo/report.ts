@@ -148,7 +148,7 @@ export function demoPanels(r: DemoReportInput): Panel[] {
       yLabel: 'ms',
       series: [
         { label: 'CDC lag', points: r.lag.map((l) => ({ t: l.t, y: l.cdcLagMs ?? null })), color: '#9467bd' },
-        { label: 'ETL lag', points: r.lag.map((l) => ({ t: l.t, y: l.etlLagMs ?? null })), color: '#ff7f0e' },
+        { label: 'ETL lag (backlog ÷ apply rate)', points: r.lag.map((l) => ({ t: l.t, y: l.etlLagMs ?? null })), color: '#ff7f0e' },
       ],
     },
   ];
