@@ -134,6 +134,7 @@ export class MigrationMonitor {
     let bar = this.bars.get(s.table);
     if (!bar) this.bars.set(s.table, (bar = this.multibar.create(total, Math.min(total, s.rowsCopied), payload)));
     bar.setTotal(total);
-    bar.update(Math.min(total, s.rowsCopied), payload);
+    // rowsTotal is the source's row estimate: a finished copy is 100 % whatever the estimate said.
+    bar.update(s.backfillDone ? total : Math.min(total, s.rowsCopied), payload);
   }
 }
