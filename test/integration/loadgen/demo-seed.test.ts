@@ -17,7 +17,7 @@ import { readColumns, rowFromMysql2 } from '../../../src/pipeline/row/codec';
 import { loadMappingFile } from '../../../src/pipeline/transform/mapping';
 import { DEMO_KEYS, DEMO_TABLES } from '../../../scripts/demo/schema';
 import { seedDemo } from '../../../scripts/demo/seed';
-import { demoCheckedTables, demoLoadTables } from '../../../scripts/demo/workload';
+import { DEMO_DYNAMO_TABLES, demoCheckedTables, demoLoadTables } from '../../../scripts/demo/workload';
 import { uniqueName } from '../../support/ids';
 
 const db = uniqueName('demo');
@@ -49,7 +49,7 @@ it('maps every seeded row with scripts/demo/mapping.yaml, and the checker decode
   const columns = new Map<string, Awaited<ReturnType<typeof readColumns>>>(await Promise.all(DEMO_TABLES.map(async (t) => [`cutover_demo.${t}`, await readColumns(pool, db, t)] as const)));
   const mappings = loadMappingFile(path.join(__dirname, '../../../scripts/demo/mapping.yaml'), (id) => columns.get(id));
   expect(mappings.map((m) => m.sourceId).sort()).toEqual(DEMO_TABLES.map((t) => `cutover_demo.${t}`).sort());
-  const checked = demoCheckedTables(db);
+  const checked = demoCheckedTables(db, DEMO_DYNAMO_TABLES);
   for (const m of mappings) {
     const table = m.source.table;
     const [rows, fields] = (await pool.query({ sql: `SELECT * FROM \`${table}\` LIMIT 200`, typeCast: jsonAsText } as never)) as unknown as [RowDataPacket[], FieldPacket[]];
@@ -82,7 +82,7 @@ it('runs the demo workload against the seeded tables and the checker accepts the
   });
   expect(summary.failed).toBe(0);
   expect(summary.requests).toBe(400);
-  const report = await runCheck(summary.logFiles, { tables: demoCheckedTables(db), mysql: pool });
+  const report = await runCheck(summary.logFiles, { tables: demoCheckedTables(db, DEMO_DYNAMO_TABLES), mysql: pool });
   expect(report.keys).toEqual([]);
   expect(report.passed).toBe(true);
   expect(report.reads).toMatchObject({ stale: 0, phantom: 0 });
