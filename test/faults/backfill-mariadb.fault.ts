@@ -4,6 +4,7 @@
  * - MariaDB stopped for 10 s and started again while the backfill runs (the backfill activity and the hosted CDC
  *   reader lose their connections);
  * - kill -9 of the worker during a flag change (the shadow-writes phase), followed by a fresh worker process.
+ * Afterwards the workflow history is searched for row values and the MySQL URL / password: none may appear.
  * A plain MySQL writer changes rows until reads are cut over (there is no application instance, so flag barriers
  * pass at once). Expected: the migration completes, its own verification passed with 0 mismatches, and an
  * independent verification run after completion finds every source row in DynamoDB (0 mismatches).
@@ -133,6 +134,15 @@ test('MariaDB restarted during the backfill, kill -9 of the worker during a flag
   const completeMs = Date.now() - restarted;
   const final = (await handle.query(statusQuery))!;
   expect(final.verification).toMatchObject({ passed: true, missing: 0, extra: 0, different: 0 });
+  // the workflow history (every input, result, heartbeat and failure of every activity) holds no credentials and no
+  // row data: every row's email ends in "@x.io", and the MySQL URL carries the password
+  const decode = (k: string, v: unknown): unknown =>
+    k === 'data' && typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : v;
+  const history = JSON.stringify(await handle.fetchHistory(), decode);
+  expect(history).toContain(`${db}.${table}`); // payloads are decoded: the table id is there
+  expect(history).not.toContain('@x.io');
+  expect(history).not.toContain('mysql://');
+  expect(history).not.toContain(`:${new URL(process.env.CUTOVER_MYSQL_URL!).password}@`);
 
   const dynamo = createDynamoClient();
   const columns = await readColumns(pool, db, table);
