@@ -181,6 +181,7 @@ export async function pipelineFixture(stack: PrivateStack, name: string, opts: {
       await client.send(new DeleteTableCommand({ TableName: targetTable })).catch(() => undefined);
       client.destroy();
       await pool.end().catch(() => undefined);
+      if (!process.env.FAULT_KEEP) fs.rmSync(logDir, { recursive: true, force: true });
     },
   };
   return f;
