@@ -83,6 +83,7 @@ async function commitToVisible(ctx: BenchContext, pool: mysql.Pool, kafka: Kafka
     const pending = new Map<number, number>(); // seq → COMMIT returned (performance.now())
     let producing = true;
     let timedOut = 0;
+    let worst = { ms: 0, seq: 0 };
     const poller = async (w: number): Promise<void> => {
       while (producing || pending.size > 0) {
         const entries = [...pending].filter(([seq]) => seq % POLLERS === w);
@@ -95,6 +96,7 @@ async function commitToVisible(ctx: BenchContext, pool: mysql.Pool, kafka: Kafka
           const now = performance.now();
           if (seen >= seq) {
             record(lat, now - at);
+            if (now - at > worst.ms) worst = { ms: now - at, seq };
             pending.delete(seq);
           } else if (!producing && now - at > 30_000) {
             timedOut++;
@@ -116,6 +118,7 @@ async function commitToVisible(ctx: BenchContext, pool: mysql.Pool, kafka: Kafka
     const achieved = total / ((performance.now() - t0) / 1000);
     producing = false;
     await Promise.all(pollers);
+    ctx.log(`slowest commit: #${worst.seq} of ${total} (${(worst.seq / RATE).toFixed(1)} s in), ${worst.ms.toFixed(0)} ms`);
 
     ctx.log('baseline: direct PutItem → GetItem that sees it, same rate');
     const base = latencyHistogram();
@@ -135,7 +138,7 @@ async function commitToVisible(ctx: BenchContext, pool: mysql.Pool, kafka: Kafka
 
     const l = p50p99(lat);
     const b = p50p99(base);
-    const note = `binlog → Kafka → ETL → DynamoDB; ${lat.totalCount}/${total} commits at ${achieved.toFixed(0)}/s (target ${RATE}/s; ${keys} inserts then ${total - keys} updates)${timedOut ? `, ${timedOut} not visible after 30 s` : ''}; exclusive mode, ${PARTITIONS} partitions; ${POLLERS} pollers, consistent GetItem; baseline ${baseN} PutItem+GetItem at ${RATE}/s`;
+    const note = `binlog → Kafka → ETL → DynamoDB; ${lat.totalCount}/${total} commits at ${achieved.toFixed(0)}/s (target ${RATE}/s; ${keys} inserts then ${total - keys} updates)${timedOut ? `, ${timedOut} not visible after 30 s` : ''}; slowest ${worst.ms.toFixed(0)} ms, ${(worst.seq / RATE).toFixed(1)} s in; exclusive mode, ${PARTITIONS} partitions; ${POLLERS} pollers, consistent GetItem; baseline ${baseN} PutItem+GetItem at ${RATE}/s`;
     return [
       { name: 'CDC commit → item visible p50', value: l.p50, unit: 'ms', baselineName: 'direct PutItem → GetItem that sees it p50', baseline: b.p50, higherIsBetter: false, note },
       { name: 'CDC commit → item visible p99', value: l.p99, unit: 'ms', baselineName: 'direct PutItem → GetItem that sees it p99', baseline: b.p99, higherIsBetter: false, note },
