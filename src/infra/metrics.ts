@@ -109,6 +109,7 @@ export function serveMetrics(metrics: CutoverMetrics, ports: MetricsPorts = metr
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(ports.port, '0.0.0.0', () => resolve(server));
+    // loopback unless the operator opens it for a Prometheus on another host (CUTOVER_METRICS_HOST=0.0.0.0)
+    server.listen(ports.port, process.env.CUTOVER_METRICS_HOST ?? '127.0.0.1', () => resolve(server));
   });
 }
