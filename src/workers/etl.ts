@@ -14,6 +14,8 @@ import { createKafka } from '../infra/kafka';
 import { ControlStore, DEFAULT_CONTROL_TABLE, DEFAULT_LEASE } from '../pipeline/consumer/control';
 import { EtlConsumer, type EtlProgress } from '../pipeline/consumer/consumer';
 import { ensureTargetTable } from '../pipeline/target/table';
+import { createMysqlPool } from '../infra/mysql';
+import { readColumns, type ColumnInfo } from '../pipeline/row/codec';
 import { loadMappingFile } from '../pipeline/transform/mapping';
 
 async function main(): Promise<void> {
@@ -40,7 +42,19 @@ async function main(): Promise<void> {
     .opts<{ mapping: string; topic: string; group: string; dlqTopic?: string; controlTable: string; initialMode: 'exclusive' | 'shared'; createTarget?: boolean; maxWriteRate?: number; concurrency: number; maxEventsPerApply: number; sessionTimeout: number; leaseMs: number; leaseMarginMs: number; maxDlq?: number; maxDlqRate: number; quiet?: boolean }>();
 
   const client = createDynamoClient();
-  const mappings = loadMappingFile(o.mapping);
+  // Compile with the source's column types, exactly as verify, routing and the runEtl activity do (without them a
+  // BIGINT would map to S instead of N, and every such item would differ from what verification expects).
+  const columns = new Map<string, ColumnInfo[]>();
+  const pool = createMysqlPool({ connectionLimit: 1 });
+  try {
+    for (const m of loadMappingFile(o.mapping)) {
+      const cols = await readColumns(pool, m.source.schema, m.source.table);
+      if (cols.length > 0) columns.set(m.sourceId, cols); // a source this host cannot see compiles from the file alone
+    }
+  } finally {
+    await pool.end();
+  }
+  const mappings = loadMappingFile(o.mapping, (id) => columns.get(id));
   const control = new ControlStore(client, o.controlTable, { ...DEFAULT_LEASE, durationMs: o.leaseMs, marginMs: o.leaseMarginMs });
   await control.ensureTable();
   const known = (await control.getGroup(o.group)) !== undefined; // freshness is recorded once, when the group is new
