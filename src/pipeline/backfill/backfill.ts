@@ -24,7 +24,8 @@ import { chunkQuery, countQuery, ESTIMATE_QUERY, keyAtOffsetQuery, keyOfRow, tab
 import { Backoff, ChunkSizer, RateLimiter, sleep } from './pacing';
 import { rateAndEta } from './progress';
 import type { LoadSink } from './sink';
-import { inSnapshot } from './snapshot';
+import { inSnapshot, loadSeq } from './snapshot';
+import { loadVersion } from '../version';
 
 /** What the backfill needs from the outside world; the caller owns (and closes) every client. */
 export interface BackfillDeps {
@@ -205,7 +206,9 @@ export async function runBackfill(deps: BackfillDeps, o: BackfillOptions): Promi
         const rows: Row[] = read.result.map((r) => rowFromMysql2(spec.columns, r));
         read.result = []; // the driver's row objects are garbage from here on: one copy of the chunk in memory
         if (rows.length) {
-          const events: CdcEvent[] = rows.map((data) => ({ operation: 'load', schema: o.schema, table: o.table, data, version: pos.version }));
+          // Loads claim a seq a margin below the reported one (snapshot.ts: the reported position can run ahead).
+          const version = loadVersion(loadSeq(pos.seq, o.cdcStartSeq));
+          const events: CdcEvent[] = rows.map((data) => ({ operation: 'load', schema: o.schema, table: o.table, data, version }));
           if (!(await publish(events))) return;
         }
         const last = rows.length ? keyOfRow(spec, rows[rows.length - 1]) : range.after;

@@ -19,6 +19,13 @@
  * (which records the binlog position before copying and re-applies binlog events over copied rows), no marker and
  * no de-duplication window is needed here: the version comparison at the target does the reconciliation.
  *
+ * Observed since: even without READ ONLY, under load the reported position occasionally runs a transaction or two
+ * ahead of the read view (a full-suite run on a loaded machine caught one). A load claiming the reported seq would
+ * then outrank a change it does not contain. So loads claim `loadSeq`, SNAPSHOT_SEQ_MARGIN transactions earlier
+ * (never earlier than where CDC starts): under-claiming is always safe, because every change after the claimed seq
+ * is in the topic with its full row image and a higher version, so it re-applies over the load (or beats it) and the
+ * item converges to the source; over-claiming loses changes.
+ *
  * MySQL (the docker-compose stack runs MySQL 8.4) has no `Binlog_snapshot_*` status variables and no
  * BINLOG_GTID_POS: there is no lock-free way to learn the exact GTID set of a read view, so `snapshotPosition`
  * refuses with SnapshotUnsupportedError rather than guess. (mysqldump gets it with FLUSH TABLES WITH READ LOCK, which
@@ -27,6 +34,21 @@
 import type * as mysql from 'mysql2/promise';
 import { loadVersion } from '../version';
 import { SnapshotUnsupportedError } from './errors';
+
+/** How far (in transactions) a load's claimed seq stays below the snapshot's reported seq; see the file comment. */
+export const SNAPSHOT_SEQ_MARGIN = 1000n;
+
+/**
+ * The seq a row read in a snapshot reported at `seq` may claim: SNAPSHOT_SEQ_MARGIN below it, but not below the
+ * seq CDC publishes from (every change after that is in the topic), and not below 0.
+ */
+export function loadSeq(seq: string, cdcStartSeq?: string): string {
+  let claimed = BigInt(seq) - SNAPSHOT_SEQ_MARGIN;
+  if (cdcStartSeq !== undefined && claimed < BigInt(cdcStartSeq)) claimed = BigInt(cdcStartSeq);
+  if (claimed < 0n) claimed = 0n;
+  if (claimed > BigInt(seq)) claimed = BigInt(seq);
+  return claimed.toString();
+}
 
 /** Where a consistent snapshot sits in the source's history. */
 export interface SnapshotPosition {
