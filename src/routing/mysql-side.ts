@@ -109,30 +109,41 @@ export class MysqlSide {
    * same connection. Deadlocks retry the whole transaction.
    */
   async writePrimary(op: WriteOp): Promise<PrimaryWriteResult> {
+    return this.inTransaction(async (conn) => {
+      const { found, changed } = await this.runStatement(conn, op);
+      let image: Row | undefined;
+      let gtidBefore: string | undefined;
+      if (op.kind !== 'delete' && found) {
+        // Inside the transaction @@last_gtid is still the previous transaction's: read it with the image, so a
+        // statement that changed nothing (an upsert of identical values reports 1 affected row) is recognised by
+        // an unchanged @@last_gtid after COMMIT.
+        const [rows] = await conn.query<RowDataPacket[]>(this.imageSql, this.keyParams(op.kind === 'update' ? op.key : op.row));
+        if (rows.length) {
+          const { [GTID_FIELD]: g, ...raw } = rows[0];
+          gtidBefore = String(g ?? '');
+          image = rowFromMysql2(this.columns, raw);
+        }
+      }
+      await conn.query('COMMIT');
+      if (!changed) return { found, image };
+      const [g] = await conn.query<RowDataPacket[]>('SELECT @@last_gtid AS g');
+      const gtid = String(g[0]?.g ?? '');
+      if (!gtid || gtid === gtidBefore) return { found, image };
+      return { found, image, seq: parseMariaGtid(gtid).seq };
+    });
+  }
+
+  /**
+   * Runs `work` in a transaction on one pooled connection (BEGIN is issued here; `work` commits, so it can read
+   * session state such as @@last_gtid after COMMIT). Deadlocks and lock timeouts roll back and retry the whole
+   * transaction, up to 10 attempts with backoff.
+   */
+  private async inTransaction<T>(work: (conn: PoolConnection) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const conn = await this.pool.getConnection();
       try {
         await conn.query('BEGIN');
-        const { found, changed } = await this.runStatement(conn, op);
-        let image: Row | undefined;
-        let gtidBefore: string | undefined;
-        if (op.kind !== 'delete' && found) {
-          // Inside the transaction @@last_gtid is still the previous transaction's: read it with the image, so a
-          // statement that changed nothing (an upsert of identical values reports 1 affected row) is recognised by
-          // an unchanged @@last_gtid after COMMIT.
-          const [rows] = await conn.query<RowDataPacket[]>(this.imageSql, this.keyParams(op.kind === 'update' ? op.key : op.row));
-          if (rows.length) {
-            const { [GTID_FIELD]: g, ...raw } = rows[0];
-            gtidBefore = String(g ?? '');
-            image = rowFromMysql2(this.columns, raw);
-          }
-        }
-        await conn.query('COMMIT');
-        if (!changed) return { found, image };
-        const [g] = await conn.query<RowDataPacket[]>('SELECT @@last_gtid AS g');
-        const gtid = String(g[0]?.g ?? '');
-        if (!gtid || gtid === gtidBefore) return { found, image };
-        return { found, image, seq: parseMariaGtid(gtid).seq };
+        return await work(conn);
       } catch (e) {
         await conn.query('ROLLBACK').catch(() => undefined);
         if (isRetryableMysqlError(e) && attempt < 10) {
@@ -154,38 +165,25 @@ export class MysqlSide {
   async applyVersioned(key: Row, image: Row | undefined, version: string): Promise<boolean> {
     const ks = keyString(this.mapping, key);
     const hash = createHash('sha256').update(`${this.mapping.sourceId}\u0000${ks}`).digest();
-    for (let attempt = 1; ; attempt++) {
-      const conn = await this.pool.getConnection();
-      try {
-        await conn.query('BEGIN');
-        const [r] = await conn.query<RowDataPacket[]>(`SELECT CAST(version AS CHAR) AS v FROM ${this.rowVersionsTable} WHERE table_id = ? AND key_hash = ? FOR UPDATE`, [
-          this.mapping.sourceId,
-          hash,
-        ]);
-        if (r.length && BigInt(String(r[0].v)) >= BigInt(version)) {
-          await conn.query('ROLLBACK');
-          return false;
-        }
-        await conn.query(
-          `INSERT INTO ${this.rowVersionsTable} (table_id, key_hash, key_json, version) VALUES (?, ?, ?, ?)
-           ON DUPLICATE KEY UPDATE version = VALUES(version)`,
-          [this.mapping.sourceId, hash, ks, version],
-        );
-        if (image) await this.runStatement(conn, { kind: 'put', row: image });
-        else await this.runStatement(conn, { kind: 'delete', key });
-        await conn.query('COMMIT');
-        return true;
-      } catch (e) {
-        await conn.query('ROLLBACK').catch(() => undefined);
-        if (isRetryableMysqlError(e) && attempt < 10) {
-          await backoff(attempt);
-          continue;
-        }
-        throw e;
-      } finally {
-        conn.release();
+    return this.inTransaction(async (conn) => {
+      const [r] = await conn.query<RowDataPacket[]>(`SELECT CAST(version AS CHAR) AS v FROM ${this.rowVersionsTable} WHERE table_id = ? AND key_hash = ? FOR UPDATE`, [
+        this.mapping.sourceId,
+        hash,
+      ]);
+      if (r.length && BigInt(String(r[0].v)) >= BigInt(version)) {
+        await conn.query('ROLLBACK');
+        return false;
       }
-    }
+      await conn.query(
+        `INSERT INTO ${this.rowVersionsTable} (table_id, key_hash, key_json, version) VALUES (?, ?, ?, ?)
+         ON DUPLICATE KEY UPDATE version = VALUES(version)`,
+        [this.mapping.sourceId, hash, ks, version],
+      );
+      if (image) await this.runStatement(conn, { kind: 'put', row: image });
+      else await this.runStatement(conn, { kind: 'delete', key });
+      await conn.query('COMMIT');
+      return true;
+    });
   }
 
   /** Runs one write statement: whether a row existed/matched (insert/put: true) and whether anything changed. */
