@@ -12,6 +12,7 @@ import type { CdcConfig, TableRef } from '../../shared/migration-config';
 import type { CdcDescription, MigrationActivities, StartCdcResult } from '../../shared/activity-contract';
 import { ConfigError, TransientError } from '../../shared/errors';
 import { serviceEnv } from '../../infra/env';
+import { assertServicesReady } from '../../infra/reachability';
 import { estimateRows } from '../../pipeline/backfill/backfill';
 import { tableSpec } from '../../pipeline/backfill/keyset';
 import { formatPosition } from '../../pipeline/cdc/checkpoint';
@@ -20,7 +21,7 @@ import { assertSourceReady } from '../../pipeline/cdc/preflight';
 import { BuiltinCdcSource, currentPosition, defaultCdcId, type CdcSource } from '../../pipeline/cdc/source';
 import { describeEtl } from '../../pipeline/consumer/etl-service';
 import { readColumns } from '../../pipeline/row/codec';
-import { cancellation, heartbeat, mappingFor, type PartClients } from './common';
+import { cancellation, heartbeat, mappingFor, withHeartbeats, type PartClients } from './common';
 
 /** The CdcSource a table's config names. */
 export function cdcSourceOf(c: PartClients, cdc: CdcConfig): CdcSource {
@@ -41,6 +42,8 @@ export function createCdcParts(c: PartClients): Partial<MigrationActivities> {
   return {
     async preflight(input) {
       const t = input.ctx.source;
+      // This worker's credentials and endpoints first: one error naming service, endpoint and setting, nothing read.
+      await assertServicesReady(['mysql', 'kafka', 'dynamodb', ...(input.cdc.source === 'dms' ? (['dms'] as const) : [])]);
       const checks = await assertSourceReady(c.pool, [t]);
       const mapping = await mappingFor(c, input.mappingFile, input.ctx);
       const spec = tableSpec(t.database, t.table, await readColumns(c.pool, t.database, t.table));
@@ -81,31 +84,37 @@ export function createCdcParts(c: PartClients): Partial<MigrationActivities> {
     },
 
     async drainCdc(input) {
-      const source = cdcSourceOf(c, input.cdc);
-      const key = `${input.ctx.source.database}.${input.ctx.source.table}`;
-      const signal = cancellation();
-      const started = Date.now();
-      // The quiet period must fit in one call: the slice is stretched to cover it.
-      const deadline = started + Math.max(input.sliceMs, input.quietMs * 2 + 5_000);
-      let lastCount = -1;
-      let quietSince = started;
-      for (;;) {
-        const d = await source.describe(input.cdcId);
-        const pt = d.perTable[key] ?? { loads: 0, inserts: 0, updates: 0, deletes: 0 };
-        const count = pt.inserts + pt.updates + pt.deletes;
-        if (count !== lastCount) {
-          if (lastCount !== -1) quietSince = Date.now();
-          lastCount = count;
-        }
-        const etl = await describeEtl({ kafka: c.kafka, client: c.dynamo, control: c.etlControl }, { topic: input.cdc.topic, group: input.group });
-        const quietForMs = Date.now() - quietSince;
-        const result = { drained: quietForMs >= input.quietMs && etl.lagEvents === 0 && d.lagSeconds <= 1, quietForMs, etlLagEvents: etl.lagEvents, lastEventPosition: d.publishedPosition };
-        heartbeat(result);
-        if (result.drained) return { ...result, stoppedBy: 'done' as const };
-        if (signal?.aborted) return { ...result, stoppedBy: 'cancelled' as const };
-        if (Date.now() > deadline) return { ...result, stoppedBy: 'slice-elapsed' as const };
-        await new Promise((res) => setTimeout(res, 500));
-      }
+      // describe() calls can stall while a service is slow: heartbeat from a timer too, with the newest result.
+      let last: unknown;
+      return withHeartbeats(() => drain(input, (r) => heartbeat((last = r))), () => last);
     },
   };
+
+  async function drain(input: Parameters<MigrationActivities['drainCdc']>[0], beat: (r: unknown) => void): ReturnType<MigrationActivities['drainCdc']> {
+    const source = cdcSourceOf(c, input.cdc);
+    const key = `${input.ctx.source.database}.${input.ctx.source.table}`;
+    const signal = cancellation();
+    const started = Date.now();
+    // The quiet period must fit in one call: the slice is stretched to cover it.
+    const deadline = started + Math.max(input.sliceMs, input.quietMs * 2 + 5_000);
+    let lastCount = -1;
+    let quietSince = started;
+    for (;;) {
+      const d = await source.describe(input.cdcId);
+      const pt = d.perTable[key] ?? { loads: 0, inserts: 0, updates: 0, deletes: 0 };
+      const count = pt.inserts + pt.updates + pt.deletes;
+      if (count !== lastCount) {
+        if (lastCount !== -1) quietSince = Date.now();
+        lastCount = count;
+      }
+      const etl = await describeEtl({ kafka: c.kafka, client: c.dynamo, control: c.etlControl }, { topic: input.cdc.topic, group: input.group });
+      const quietForMs = Date.now() - quietSince;
+      const result = { drained: quietForMs >= input.quietMs && etl.lagEvents === 0 && d.lagSeconds <= 1, quietForMs, etlLagEvents: etl.lagEvents, lastEventPosition: d.publishedPosition };
+      beat(result);
+      if (result.drained) return { ...result, stoppedBy: 'done' as const };
+      if (signal?.aborted) return { ...result, stoppedBy: 'cancelled' as const };
+      if (Date.now() > deadline) return { ...result, stoppedBy: 'slice-elapsed' as const };
+      await new Promise((res) => setTimeout(res, 500));
+    }
+  }
 }

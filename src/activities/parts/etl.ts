@@ -50,27 +50,33 @@ export function createEtlParts(c: PartClients): Partial<MigrationActivities> {
     },
 
     async awaitEtlCatchUp(input): Promise<AwaitEtlCatchUpResult> {
-      const signal = cancellation();
-      if (input.through === 'source-now') {
-        // First wait until CDC has published everything the source had committed when the call started.
-        const target = positionSeq(formatPosition(await currentPosition(c.pool))) ?? 0n;
-        const deadline = Date.now() + input.sliceMs;
-        const cdcId = input.ctx ? cdcIdOf(input.ctx.source, input.topic) : undefined;
-        for (;;) {
-          const rec = cdcId ? await c.cdcStore.get(cdcId) : undefined;
-          const at = positionSeq(formatPosition(rec?.position ?? null)) ?? 0n;
-          heartbeat({ lagEvents: -1 });
-          if (!rec || at >= target) break;
-          if (signal?.aborted) return { caughtUp: false, throughPosition: target.toString(), lagEvents: -1, stoppedBy: 'cancelled' };
-          if (Date.now() > deadline) return { caughtUp: false, throughPosition: target.toString(), lagEvents: -1, stoppedBy: 'slice-elapsed' };
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
-      return awaitEtlCatchUp(deps, { topic: input.topic, group: input.group, maxLagEvents: input.maxLagEvents, sliceMs: input.sliceMs }, { signal, heartbeat: (lagEvents) => heartbeat({ lagEvents }) });
+      // Kafka admin calls can stall for their whole retry budget when the broker is slow: heartbeat from a timer too.
+      let last: { lagEvents: number } = { lagEvents: -1 };
+      return withHeartbeats(() => catchUp(input, (lagEvents) => heartbeat((last = { lagEvents }))), () => last);
     },
 
     setApplyMode(input) {
       return withHeartbeats(() => setApplyMode(deps, { group: input.group, mode: input.mode, timeoutMs: input.timeoutMs }, cancellation()));
     },
   };
+
+  async function catchUp(input: Parameters<MigrationActivities['awaitEtlCatchUp']>[0], beat: (lagEvents: number) => void): Promise<AwaitEtlCatchUpResult> {
+    const signal = cancellation();
+    if (input.through === 'source-now') {
+      // First wait until CDC has published everything the source had committed when the call started.
+      const target = positionSeq(formatPosition(await currentPosition(c.pool))) ?? 0n;
+      const deadline = Date.now() + input.sliceMs;
+      const cdcId = input.ctx ? cdcIdOf(input.ctx.source, input.topic) : undefined;
+      for (;;) {
+        const rec = cdcId ? await c.cdcStore.get(cdcId) : undefined;
+        const at = positionSeq(formatPosition(rec?.position ?? null)) ?? 0n;
+        beat(-1);
+        if (!rec || at >= target) break;
+        if (signal?.aborted) return { caughtUp: false, throughPosition: target.toString(), lagEvents: -1, stoppedBy: 'cancelled' };
+        if (Date.now() > deadline) return { caughtUp: false, throughPosition: target.toString(), lagEvents: -1, stoppedBy: 'slice-elapsed' };
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    return awaitEtlCatchUp(deps, { topic: input.topic, group: input.group, maxLagEvents: input.maxLagEvents, sliceMs: input.sliceMs }, { signal, heartbeat: beat });
+  }
 }

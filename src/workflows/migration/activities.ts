@@ -1,9 +1,9 @@
 /**
  * The activities the table-migration workflow calls, proxied by type only, with retries and timeouts chosen per kind:
  *  - control: short calls (describe, flags, start/stop): 2 min each, retried with backoff up to 10 times;
- *  - long: sliced, heartbeated work (backfill, verify, ETL, catch-up, drain): the slice plus a margin, a 1 min
- *    heartbeat timeout (a dead worker is noticed within a minute and another resumes from the heartbeat), up to 20
- *    attempts; cancellation waits for the activity to report, so a paused slice returns its cursor;
+ *  - long: sliced, heartbeated work (backfill, verify, ETL, catch-up, drain): the slice plus a margin, a 20 s
+ *    heartbeat timeout (HEARTBEAT_TIMEOUT: a dead worker is noticed within 20 s and another resumes from the
+ *    heartbeat), up to 20 attempts; cancellation waits for the activity to report, so a paused slice returns its cursor;
  *  - wait: barriers and mode switches that have their own timeout: a few attempts only, so a timeout surfaces to an
  *    operator quickly (FlagBarrierTimeoutError is non-retryable).
  * Bad input (ConfigError, PreflightError, ...) is never retried: NON_RETRYABLE_ERROR_TYPES. Throttling
@@ -15,6 +15,14 @@ import type { MigrationActivities } from '../../shared/activity-contract';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERROR_TYPES];
 
+/**
+ * How long a long or wait activity may go without a heartbeat before Temporal retries it elsewhere: the time a killed
+ * worker's activity stays stuck. Every such activity heartbeats from a 5 s timer (src/activities/parts, withHeartbeats),
+ * not only per chunk or page, and the worker sends at most one heartbeat per 5 s (its throttle): 20 s leaves room for
+ * three missed beats on a loaded machine.
+ */
+export const HEARTBEAT_TIMEOUT = '20 seconds';
+
 const CONTROL: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes },
@@ -24,7 +32,7 @@ const CONTROL: ActivityOptions = {
 export function longOptions(sliceMs: number): ActivityOptions {
   return {
     startToCloseTimeout: sliceMs + 5 * 60_000,
-    heartbeatTimeout: '1 minute',
+    heartbeatTimeout: HEARTBEAT_TIMEOUT,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 20, nonRetryableErrorTypes },
   };
@@ -34,7 +42,7 @@ export function longOptions(sliceMs: number): ActivityOptions {
 export function waitOptions(timeoutMs: number): ActivityOptions {
   return {
     startToCloseTimeout: timeoutMs + 60_000,
-    heartbeatTimeout: '1 minute',
+    heartbeatTimeout: HEARTBEAT_TIMEOUT,
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 3, nonRetryableErrorTypes },
   };
 }
