@@ -1,6 +1,7 @@
 /**
  * The activities the table-migration workflow calls, proxied by type only, with retries and timeouts chosen per kind:
- *  - control: short calls (describe, flags, start/stop): 2 min each, retried with backoff up to 10 times;
+ *  - control: short calls (describe, flags, start/stop): 2 min each (30 s for the QUICK ones), retried with backoff
+ *    up to 10 times;
  *  - long: sliced, heartbeated work (backfill, verify, ETL, catch-up, drain): the slice plus a margin, a 20 s
  *    heartbeat timeout (HEARTBEAT_TIMEOUT: a dead worker is noticed within 20 s and another resumes from the
  *    heartbeat), up to 20 attempts; cancellation waits for the activity to report, so a paused slice returns its cursor;
@@ -47,8 +48,19 @@ export function waitOptions(timeoutMs: number): ActivityOptions {
   };
 }
 
-/** Short control activities. */
-export const control = proxyActivities<MigrationActivities>(CONTROL);
+/**
+ * Control calls that are a few queries and never wait (flag writes, lag samples): a 30 s start-to-close instead of
+ * 2 min, since a call stuck on a killed worker is only retried once that timeout passes (they do not heartbeat).
+ */
+const QUICK: ActivityOptions = { ...CONTROL, startToCloseTimeout: '30 seconds' };
+const QUICK_ACTIVITIES: ReadonlySet<string> = new Set<keyof MigrationActivities>(['setRoutingFlags', 'readShadowStats', 'describeCdc', 'describeEtl']);
+const controlProxy = proxyActivities<MigrationActivities>(CONTROL);
+const quickProxy = proxyActivities<MigrationActivities>(QUICK);
+
+/** Short control activities (QUICK_ACTIVITIES with QUICK options, the rest with CONTROL). */
+export const control: typeof controlProxy = new Proxy(controlProxy, {
+  get: (target, name) => (typeof name === 'string' && QUICK_ACTIVITIES.has(name) ? quickProxy : target)[name as keyof typeof target],
+});
 
 /** Long activities; per call, `executeWithOptions(longOptions(sliceMs) & summary, [input])`. */
 export const long = proxyActivities<MigrationActivities>(longOptions(5 * 60_000));
