@@ -7,6 +7,7 @@ import { Command, Option } from 'commander';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { loadStackEnv, serviceEnv } from '../infra/env';
+import { assertServicesReady, EnvironmentNotReadyError, type ServiceName } from '../infra/reachability';
 import { createTemporalClient } from '../infra/temporal';
 import { ConfigError } from '../shared/errors';
 import {
@@ -55,7 +56,12 @@ function explain(err: unknown, target: string): never {
   throw err;
 }
 
-async function withClient<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+/**
+ * Every command connects through here: Temporal (and, when starting migrations, the services the workers will use)
+ * must answer within seconds, else the command fails with one error naming the service, endpoint and setting.
+ */
+async function withClient<T>(fn: (c: Client) => Promise<T>, alsoCheck: readonly ServiceName[] = []): Promise<T> {
+  await assertServicesReady(['temporal', ...alsoCheck]);
   const client = await createTemporalClient();
   try {
     return await fn(client);
@@ -72,6 +78,11 @@ async function statuses(client: Client, table?: string): Promise<MigrationStatus
   return all.sort((a, b) => a.table.localeCompare(b.table));
 }
 
+/** What `start` checks besides Temporal: the services the migration will use (as seen from this machine). */
+function envServices(check: boolean, dms: boolean): ServiceName[] {
+  return check ? ['mysql', 'kafka', 'dynamodb', ...(dms ? (['dms'] as const) : [])] : [];
+}
+
 function program(): Command {
   const cli = new Command('cutover').description('zero-downtime MySQL → DynamoDB table migrations').showHelpAfterError();
   cli.option('--json', 'machine-readable output').option('--by <name>', 'who is acting (recorded in the migration history)', process.env.USER);
@@ -80,7 +91,8 @@ function program(): Command {
 
   cli.command('start').description('start the migration of every table in the config (or one)')
     .requiredOption('-c, --config <file>', 'migration config (YAML)').option('-t, --table <db.table>', 'only this table')
-    .action(async (o: { config: string; table?: string }) => {
+    .option('--no-env-check', 'skip checking MySQL, Kafka and DynamoDB from this machine (the workers\' preflight still checks)')
+    .action(async (o: { config: string; table?: string; envCheck: boolean }) => {
       const plan = loadMigrationConfig(o.config);
       const tables = plan.tables.filter((t) => !o.table || `${t.source.database}.${t.source.table}` === o.table);
       if (!tables.length) throw new CliError(`table ${o.table} is not in ${o.config}`, 1);
@@ -102,11 +114,13 @@ function program(): Command {
           started.push({ table: label, workflowId, ui: uiLink(workflowId) });
         }
         out(g(), started.map((s) => `started ${s.table}: ${s.workflowId}\n  history: ${s.ui}`).join('\n'), started);
-      });
+      }, envServices(o.envCheck, tables.some((t) => t.cdc.source === 'dms')));
     });
 
   const plan = cli.command('plan').description('migrate several tables as one plan');
-  plan.command('start').requiredOption('-c, --config <file>', 'migration config (YAML)').action(async (o: { config: string }) => {
+  plan.command('start').requiredOption('-c, --config <file>', 'migration config (YAML)')
+    .option('--no-env-check', 'skip checking MySQL, Kafka and DynamoDB from this machine (the workers\' preflight still checks)')
+    .action(async (o: { config: string; envCheck: boolean }) => {
     const p = loadMigrationConfig(o.config);
     await withClient(async (client) => {
       const workflowId = planWorkflowId(p.name);
@@ -117,7 +131,7 @@ function program(): Command {
         throw err;
       }
       out(g(), `started plan ${p.name} (${p.tables.length} tables, ${p.concurrency} at a time): ${workflowId}\n  history: ${uiLink(workflowId)}`, { plan: p.name, workflowId });
-    });
+    }, envServices(o.envCheck, p.tables.some((t) => t.cdc.source === 'dms')));
   });
   plan.command('status').requiredOption('--plan <name>', 'plan name').action(async (o: { plan: string }) => {
     await withClient(async (client) => {
@@ -214,6 +228,10 @@ export async function run(argv: string[]): Promise<number> {
     if (err instanceof CliError) {
       console.error(`cutover: ${err.message}`);
       return err.code;
+    }
+    if (err instanceof EnvironmentNotReadyError) {
+      console.error(`cutover: nothing was started: ${err.message}`);
+      return 1;
     }
     if (err instanceof ConfigError) {
       console.error(`cutover: config error: ${err.message}`);

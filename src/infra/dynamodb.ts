@@ -1,18 +1,18 @@
 /** DynamoDB client factory: the same code talks to dynalite locally and to AWS in production. */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { serviceEnv, type ServiceEnv } from './env';
+import { dynamoCredentials, serviceEnv, type ServiceEnv } from './env';
 
 /**
- * A low-level client. Against a local endpoint (dynalite) static dummy credentials are used unless
- * AWS_ACCESS_KEY_ID is set; against AWS the default credential chain applies.
+ * A low-level client. Against a local endpoint (dynalite on a loopback host) static dummy credentials are used
+ * unless AWS_ACCESS_KEY_ID is set; against AWS (or any non-local endpoint) the default credential chain applies
+ * (see dynamoCredentialSource in ./env).
  */
 export function createDynamoClient(env: ServiceEnv = serviceEnv()): DynamoDBClient {
-  const local = env.dynamoEndpoint !== undefined && !process.env.AWS_ACCESS_KEY_ID;
   return new DynamoDBClient({
     region: env.awsRegion,
     endpoint: env.dynamoEndpoint,
-    credentials: local ? { accessKeyId: 'local', secretAccessKey: 'local' } : undefined,
+    credentials: dynamoCredentials(env),
     maxAttempts: 8,
   });
 }

@@ -4,6 +4,7 @@
  * Credentials are read here and nowhere else, and are never logged or passed into workflow history.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 export interface ServiceEnv {
@@ -54,4 +55,52 @@ export function serviceEnv(): ServiceEnv {
     temporalUi: get('CUTOVER_TEMPORAL_UI'),
     temporalTestServer: process.env.CUTOVER_TEMPORAL_TEST_SERVER,
   };
+}
+
+/** Static credentials dynalite accepts (it checks none); never used for an endpoint that is not local. */
+const LOCAL_DUMMY_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+/**
+ * How DynamoDB requests are signed. Dummy credentials are used only when the endpoint is a local emulator — a
+ * loopback host, or any host when CUTOVER_DYNAMO_LOCAL_CREDENTIALS=1 says so explicitly — and AWS_ACCESS_KEY_ID is
+ * not set. Every other configuration (empty endpoint = AWS, a VPC or regional endpoint) uses the AWS default
+ * credential chain, so a real-AWS config never silently falls back to dummies.
+ */
+export function dynamoCredentialSource(env: ServiceEnv = serviceEnv()): 'local-dummy' | 'default-chain' {
+  if (env.dynamoEndpoint === undefined || process.env.AWS_ACCESS_KEY_ID) return 'default-chain';
+  if (process.env.CUTOVER_DYNAMO_LOCAL_CREDENTIALS === '1') return 'local-dummy';
+  let host: string;
+  try {
+    host = new URL(env.dynamoEndpoint).hostname;
+  } catch {
+    return 'default-chain';
+  }
+  return LOOPBACK.has(host) ? 'local-dummy' : 'default-chain';
+}
+
+/** The `credentials` option for a DynamoDB client: the local dummies, or undefined (the SDK's default chain). */
+export function dynamoCredentials(env: ServiceEnv = serviceEnv()): { accessKeyId: string; secretAccessKey: string } | undefined {
+  return dynamoCredentialSource(env) === 'local-dummy' ? { ...LOCAL_DUMMY_CREDENTIALS } : undefined;
+}
+
+/**
+ * What the AWS default credential chain tries, in order, with whether each source is configured here: names of
+ * settings and files only, never a value. For error messages when no credentials resolve.
+ */
+export function awsCredentialChain(): string[] {
+  const e = process.env;
+  const set = (n: string): string => `${n} ${e[n] ? 'set' : 'unset'}`;
+  const home = os.homedir();
+  const credFile = e.AWS_SHARED_CREDENTIALS_FILE ? 'AWS_SHARED_CREDENTIALS_FILE' : '~/.aws/credentials';
+  const confFile = e.AWS_CONFIG_FILE ? 'AWS_CONFIG_FILE' : '~/.aws/config';
+  const exists = (f: string | undefined, dflt: string): string => (fs.existsSync(f ?? path.join(home, '.aws', dflt)) ? 'present' : 'missing');
+  return [
+    `environment (${set('AWS_ACCESS_KEY_ID')}, ${set('AWS_SECRET_ACCESS_KEY')})`,
+    `shared files (${set('AWS_PROFILE')}; ${credFile} ${exists(e.AWS_SHARED_CREDENTIALS_FILE, 'credentials')}, ${confFile} ${exists(e.AWS_CONFIG_FILE, 'config')}; SSO and credential_process profiles live there)`,
+    `web identity (${set('AWS_WEB_IDENTITY_TOKEN_FILE')}, ${set('AWS_ROLE_ARN')})`,
+    `container credentials (${set('AWS_CONTAINER_CREDENTIALS_RELATIVE_URI')}, ${set('AWS_CONTAINER_CREDENTIALS_FULL_URI')})`,
+    e.AWS_EC2_METADATA_DISABLED === 'true' ? 'EC2 instance metadata (disabled by AWS_EC2_METADATA_DISABLED)' : 'EC2 instance metadata (no instance role answered)',
+  ];
 }

@@ -5,12 +5,17 @@
  * loses nothing either: the next reader resumes from the last checkpoint once the lease expires.
  *
  * Progress is printed as one JSON line per checkpoint interval (position, counts per table and operation, lag).
+ *
+ * Start-up: a MySQL user refused or a malformed setting fails at once (exit 1, one `cdc worker exiting` line
+ * naming the setting); MySQL or Kafka not answering yet is waited for, with a `waiting for service` warning per
+ * attempt naming the service, endpoint and setting, and capped backoff (CUTOVER_STARTUP_WAIT_MS bounds the wait).
  */
 import { Command } from 'commander';
 import * as mysql from 'mysql2/promise';
 import { loadStackEnv, serviceEnv } from '../infra/env';
 import { createKafka } from '../infra/kafka';
 import { mysqlConnectionParams } from '../infra/mysql';
+import { problemFields, startupWaitMs, waitForServices } from '../infra/reachability';
 import { CheckpointStore } from '../pipeline/cdc/checkpoint';
 import { CdcRuntime } from '../pipeline/cdc/runtime';
 import { ROW_QUERY_OPTIONS } from '../pipeline/row/codec';
@@ -26,6 +31,18 @@ async function main(): Promise<void> {
     .option('--quiet', 'do not print progress lines')
     .parse(process.argv);
   const o = cli.opts<{ cdcId?: string; metaDb?: string; leaseTtlMs: number; checkpointIntervalMs: number; maxBatch: number; quiet?: boolean }>();
+  const ac = new AbortController();
+  const early = (): void => ac.abort();
+  process.once('SIGTERM', early);
+  process.once('SIGINT', early);
+  await waitForServices(['mysql', 'kafka'], {
+    maxWaitMs: startupWaitMs(),
+    signal: ac.signal,
+    onWait: (pr, retryInMs, attempt) => console.error(JSON.stringify({ level: 'warn', msg: 'waiting for service', ...problemFields(pr), attempt, retryInMs })),
+  });
+  process.off('SIGTERM', early);
+  process.off('SIGINT', early);
+  if (ac.signal.aborted) return;
   const env = serviceEnv();
   const p = mysqlConnectionParams(env.mysqlUrl);
   const metaDb = o.metaDb ?? p.database ?? 'cutover';

@@ -6,11 +6,19 @@
  *
  * Progress is printed as one JSON line per second (counts, mode, lag per partition); the exit line says why it
  * stopped (`stopped`, `dlq-threshold` with the reason, `error`).
+ *
+ * Start-up: what can never work fails at once with exit code 1 and one `etl exiting` line naming the file, setting
+ * or topic (a bad mapping file, missing AWS credentials, a MySQL user refused, a topic that does not exist). A
+ * service that does not answer yet (Kafka, DynamoDB, MySQL down or not resolving) is waited for: a `waiting for
+ * service` warning per attempt naming the service, endpoint and setting, retried with capped backoff until it
+ * answers (CUTOVER_STARTUP_WAIT_MS bounds the wait; default unbounded), as a long-running service should.
  */
 import { Command } from 'commander';
 import { createDynamoClient } from '../infra/dynamodb';
-import { loadStackEnv } from '../infra/env';
+import { loadStackEnv, serviceEnv } from '../infra/env';
 import { createKafka } from '../infra/kafka';
+import { problemFields, startupWaitMs, waitForServices } from '../infra/reachability';
+import { ConfigError } from '../shared/errors';
 import { ControlStore, DEFAULT_CONTROL_TABLE, DEFAULT_LEASE } from '../pipeline/consumer/control';
 import { EtlConsumer, type EtlProgress } from '../pipeline/consumer/consumer';
 import { ensureTargetTable } from '../pipeline/target/table';
@@ -40,6 +48,17 @@ async function main(): Promise<void> {
     .option('--quiet', 'no progress lines')
     .parse(process.argv)
     .opts<{ mapping: string; topic: string; group: string; dlqTopic?: string; controlTable: string; initialMode: 'exclusive' | 'shared'; createTarget?: boolean; maxWriteRate?: number; concurrency: number; maxEventsPerApply: number; sessionTimeout: number; leaseMs: number; leaseMarginMs: number; maxDlq?: number; maxDlqRate: number; quiet?: boolean }>();
+
+  loadMappingFile(o.mapping); // a bad mapping fails now, whether or not the services are up
+  const ac = new AbortController();
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => ac.abort(new Error(sig)));
+  await waitForServices(['mysql', 'dynamodb', 'kafka'], {
+    maxWaitMs: startupWaitMs(),
+    signal: ac.signal,
+    onWait: (p, retryInMs, attempt) => console.error(JSON.stringify({ level: 'warn', msg: 'waiting for service', ...problemFields(p), attempt, retryInMs })),
+  });
+  if (ac.signal.aborted) process.exit(0);
+  await assertTopicExists(o.topic);
 
   const client = createDynamoClient();
   // Compile with the source's column types, exactly as verify, routing and the runEtl activity do (without them a
@@ -81,8 +100,6 @@ async function main(): Promise<void> {
     dlq: { maxEvents: o.maxDlq, maxRate: o.maxDlqRate },
     log: (msg) => console.error(JSON.stringify({ msg, member: consumer.member })),
   });
-  const ac = new AbortController();
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => ac.abort(new Error(sig)));
   let last: EtlProgress | undefined;
   const tick = setInterval(() => {
     last = consumer.progress();
@@ -95,7 +112,20 @@ async function main(): Promise<void> {
   process.exit(result.stoppedBy === 'error' ? 1 : 0);
 }
 
-main().catch((err) => {
-  console.error(err);
+/** A topic that does not exist can never be consumed (auto-creation is off): fail now, naming it. */
+async function assertTopicExists(topic: string): Promise<void> {
+  const admin = createKafka('cutover-etl-check', { retry: { retries: 2 } }).admin();
+  try {
+    await admin.connect();
+    const topics = await admin.listTopics();
+    if (!topics.includes(topic)) throw new ConfigError(`topic ${topic} does not exist on ${serviceEnv().kafkaBrokers.join(',')} (create it, or start the migration's CDC first)`, undefined, undefined, '--topic');
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+main().catch((err: unknown) => {
+  const e = err as Error;
+  console.error(JSON.stringify({ msg: 'etl exiting', error: e.name, detail: e.message }));
   process.exit(1);
 });

@@ -5,10 +5,16 @@
  * Operability: JSON logs (pino; the Temporal SDK's own logs are routed through the same logger), and Prometheus
  * metrics on CUTOVER_METRICS_PORT (default 9464): cutover's metrics plus the Temporal runtime's (task latencies,
  * slots, polls, and the workflow-side `cutover_phase` gauge), exported by the SDK core on CUTOVER_TEMPORAL_METRICS_PORT.
+ *
+ * Start-up: missing AWS credentials, a MySQL user refused or a malformed setting fail at once (exit 1, one error
+ * naming the setting); Temporal, MySQL, Kafka or DynamoDB not answering yet is waited for, with a `waiting for
+ * service` warning per attempt naming the service, endpoint and setting, and capped backoff
+ * (CUTOVER_STARTUP_WAIT_MS bounds the wait). Nothing polls a task queue until every service answers.
  */
 import { DefaultLogger, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { loadStackEnv } from '../infra/env';
 import { createLogger } from '../infra/logger';
+import { problemFields, startupWaitMs, waitForServices } from '../infra/reachability';
 import { CutoverMetrics, metricsPorts, serveMetrics } from '../infra/metrics';
 import { createWorkerConnection } from '../infra/temporal';
 import { TASK_QUEUE } from '../shared/task-queues';
@@ -27,6 +33,26 @@ async function main(): Promise<void> {
   });
   const metrics = new CutoverMetrics();
   const server = await serveMetrics(metrics, ports);
+  const ac = new AbortController();
+  const early = (): void => ac.abort();
+  process.once('SIGTERM', early);
+  process.once('SIGINT', early);
+  try {
+    await waitForServices(['temporal', 'mysql', 'kafka', 'dynamodb'], {
+      maxWaitMs: startupWaitMs(),
+      signal: ac.signal,
+      onWait: (p, retryInMs, attempt) => logger.warn({ ...problemFields(p), attempt, retryInMs }, 'waiting for service'),
+    });
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+  process.off('SIGTERM', early);
+  process.off('SIGINT', early);
+  if (ac.signal.aborted) {
+    server.close();
+    return;
+  }
   const deps = buildActivities({ logger, metrics });
   const connection = await createWorkerConnection();
   const worker = await Worker.create({
@@ -48,7 +74,11 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    const e = err as Error;
+    console.error(JSON.stringify({ level: 'error', msg: 'worker exiting', error: e.name, detail: e.message }));
+    process.exit(1);
+  },
+);
