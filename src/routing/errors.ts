@@ -74,3 +74,18 @@ export class UnsafeTransitionError extends CutoverError {
     super(`${table}: ${message}`);
   }
 }
+
+/**
+ * insert() omitted a column whose value the layer cannot produce in the current write mode (AUTO_INCREMENT or an
+ * expression default while DynamoDB is written first), or that has no default at all (NOT NULL without DEFAULT, in
+ * every mode). Nothing was written; supply the column.
+ */
+export class ColumnDefaultError extends CutoverError {
+  constructor(
+    readonly table: string,
+    readonly column: string,
+    readonly reason: string,
+  ) {
+    super(`${table}.${column}: insert omitted the column and it cannot be filled: ${reason}`);
+  }
+}

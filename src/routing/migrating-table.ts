@@ -15,6 +15,10 @@
  *    because MySQL is then a copy written in the background and reading it would break read-your-writes.
  *    Tombstones read as absent.
  *  - Shadow reads never change a response or its error and add no latency (./shadow-read.ts).
+ *  - insert may omit columns and returns the full row stored: MySQL-first modes take it from MySQL (INSERT …
+ *    RETURNING: AUTO_INCREMENT, defaults, CURRENT_TIMESTAMP); DynamoDB-first modes fill defaults as MariaDB would from
+ *    information_schema (./defaults.ts) and write that same full row to both stores, or refuse with
+ *    ColumnDefaultError (AUTO_INCREMENT, expression defaults) before anything is written.
  */
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
@@ -26,6 +30,7 @@ import type { Row } from '../pipeline/types';
 import { changeVersion, DIRECT_BAND, ROW_SPAN } from '../pipeline/version';
 import { BackgroundWriter, type BackgroundOptions } from './background';
 import { DynamoSide } from './dynamo-side';
+import { DefaultFiller } from './defaults';
 import { DuplicateKeyError, FenceTimeoutError, RoutingInputError, WriteConflictError } from './errors';
 import type { FlagStore } from './flag-store';
 import { FlagWatcher, type FlagSource } from './flag-watcher';
@@ -57,6 +62,12 @@ export interface MigratingTableOptions {
   readonly logger?: Logger;
 }
 
+/** Outcome of a write under one mode: whether the row existed/matched, and the stored row of an insert. */
+interface WriteResult {
+  readonly found: boolean;
+  readonly image?: Row;
+}
+
 /** Outcome of a DynamoDB-first write. */
 interface DirectWrite {
   readonly found: boolean;
@@ -76,6 +87,7 @@ export class MigratingTable {
   private readonly shadow: ShadowReader;
   private readonly partitionCols: readonly string[];
   private readonly counters: Record<string, number> = { fenceWaits: 0, fenceTimeouts: 0, writeConflictRetries: 0 };
+  private defaults: Promise<DefaultFiller> | undefined;
 
   private constructor(
     private readonly opts: MigratingTableOptions,
@@ -167,10 +179,15 @@ export class MigratingTable {
     }
   }
 
-  /** Inserts a full row; DuplicateKeyError when a live row has the key. */
-  async insert(row: Row): Promise<void> {
-    this.checkFullRow(row);
-    await this.write({ kind: 'insert', row });
+  /**
+   * Inserts a row and returns the full row stored. Columns with a default (or AUTO_INCREMENT, while MySQL is written
+   * first) may be omitted; ColumnDefaultError names a column that cannot be filled in the current mode.
+   * DuplicateKeyError when a live row has the key.
+   */
+  async insert(row: Row): Promise<Row> {
+    this.mysql.checkInsertRow(row);
+    const r = await this.write({ kind: 'insert', row });
+    return r.image ?? row;
   }
 
   /** Inserts or replaces a full row. */
@@ -180,13 +197,13 @@ export class MigratingTable {
   }
 
   /** Sets `changes` (non-key columns) on the row with `key`; returns whether the row exists. */
-  update(key: Row, changes: Row): Promise<boolean> {
-    return this.write({ kind: 'update', key: this.keyOnly(key), changes });
+  async update(key: Row, changes: Row): Promise<boolean> {
+    return (await this.write({ kind: 'update', key: this.keyOnly(key), changes })).found;
   }
 
   /** Deletes the row with `key`; returns whether it existed. */
-  delete(key: Row): Promise<boolean> {
-    return this.write({ kind: 'delete', key: this.keyOnly(key) });
+  async delete(key: Row): Promise<boolean> {
+    return (await this.write({ kind: 'delete', key: this.keyOnly(key) })).found;
   }
 
   /** Counters for the heartbeat and the workflow's gates. */
@@ -242,7 +259,7 @@ export class MigratingTable {
   }
 
   /** Takes a lease and runs `op` under its write mode; holds (does not fail) while fenced or not fresh. */
-  private async write(op: WriteOp): Promise<boolean> {
+  private async write(op: WriteOp): Promise<WriteResult> {
     const started = Date.now();
     const limit = this.opts.fenceTimeoutMs ?? 30_000;
     let held = false;
@@ -267,26 +284,41 @@ export class MigratingTable {
     }
   }
 
-  private async writeUnder(mode: WriteMode, op: WriteOp): Promise<boolean> {
+  private async writeUnder(mode: WriteMode, op: WriteOp): Promise<WriteResult> {
     const m = this.opts.mapping;
-    const key = op.kind === 'insert' || op.kind === 'put' ? op.row : op.key;
     if (mode === 'mysql-only') return this.mysql.writePlain(op);
     if (mode === 'mysql-primary') {
       const r = await this.mysql.writePrimary(op);
+      // An insert's key may have come from MySQL (AUTO_INCREMENT, default): take it from the stored image.
+      const key = op.kind === 'insert' ? (r.image ?? op.row) : op.kind === 'put' ? op.row : op.key;
       if (r.seq !== undefined) {
         // After every row of this transaction, before the next one: newer than its own CDC echo, older than any later change.
         const version = changeVersion(r.seq, Number(ROW_SPAN - 2n));
         const item = this.dynamo.stamp(m.keyOf(key), r.image ? m.toItem(r.image) : undefined, version);
         this.background.submit('shadowWrite', keyString(m, key), async () => ((await this.dynamo.putIfNewer(item)) ? 'applied' : 'superseded'));
       }
-      return r.found;
+      return r;
     }
+    // DynamoDB first: an insert that omitted columns is completed here, as MySQL would have, before anything is written.
+    if (op.kind === 'insert' && !this.mysql.isFullRow(op.row)) op = { kind: 'insert', row: (await this.defaultFiller()).fill(op.row) };
+    const key = op.kind === 'insert' || op.kind === 'put' ? op.row : op.key;
     const w = await this.writeDynamo(op);
     if (mode === 'dynamo-primary' && w.version) {
       const pk = Object.fromEntries(m.source.primaryKey.map((c) => [c, key[c]]));
       this.background.submit('backgroundWrite', keyString(m, key), async () => ((await this.mysql.applyVersioned(pk, w.image, w.version)) ? 'applied' : 'superseded'));
     }
-    return w.found;
+    return w;
+  }
+
+  /** The table's default filler, built from information_schema on the first insert that needs it. */
+  private defaultFiller(): Promise<DefaultFiller> {
+    if (!this.defaults) {
+      this.defaults = DefaultFiller.load(this.opts.pool, this.mysql.columns);
+      this.defaults.catch(() => {
+        this.defaults = undefined; // a failed read is retried by the next insert
+      });
+    }
+    return this.defaults;
   }
 
   /**

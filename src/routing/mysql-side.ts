@@ -3,8 +3,11 @@
  * and GTID, and the versioned background write of the DynamoDB-primary modes.
  *
  * Invariants:
- *  - Rows come back in the canonical encoding (rowFromMysql2 over information_schema columns); the pool must be
- *    created with ROW_QUERY_OPTIONS (EXACT_TYPES + jsonStrings), which the constructor checks.
+ *  - Rows come back in the canonical encoding (the table's compiled decoder, equal to rowFromMysql2 over the
+ *    information_schema columns); the pool must be created with ROW_QUERY_OPTIONS (EXACT_TYPES + jsonStrings), which
+ *    the constructor checks.
+ *  - An insert may omit columns; it runs as INSERT … RETURNING (MariaDB ≥ 10.5), so the full row MySQL stored —
+ *    AUTO_INCREMENT value, defaults, normalised values — comes back from the same statement, atomically.
  *  - `writePrimary` commits the write and its row image read under FOR UPDATE in one transaction, then reads
  *    MariaDB's session @@last_gtid on the same connection: that is the GTID of exactly this transaction (verified on
  *    MariaDB 10.11 by test/integration/routing/modes.test.ts). A statement that changed nothing produces no
@@ -17,10 +20,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import { rowFromMysql2, type ColumnInfo } from '../pipeline/row/codec';
+import type { ColumnInfo } from '../pipeline/row/codec';
+import { compileMysql2Decoder, type RowDecoder } from '../pipeline/row/decoder';
 import { parseMariaGtid } from '../pipeline/version';
 import type { ColumnValue, Row } from '../pipeline/types';
-import { DuplicateKeyError, RoutingInputError } from './errors';
+import { ColumnDefaultError, DuplicateKeyError, RoutingInputError } from './errors';
 import { keyString, type RoutingMapping } from './mapping';
 
 /** One application write, in canonical values. */
@@ -37,6 +41,13 @@ export interface PrimaryWriteResult {
   readonly image?: Row;
   /** GTID sequence number of the committed transaction; undefined when the statement changed nothing. */
   readonly seq?: bigint;
+}
+
+/** What one write statement did; `image` is the inserted row (insert only, from RETURNING). */
+export interface StatementResult {
+  readonly found: boolean;
+  readonly changed: boolean;
+  readonly image?: Row;
 }
 
 const q = (s: string) => `\`${s.replace(/`/g, '``')}\``;
@@ -64,6 +75,11 @@ export class MysqlSide {
   private readonly imageSql: string;
   private readonly upsertSql = new Map<string, string>();
   private readonly whereKey: string;
+  private readonly decode: RowDecoder;
+  private readonly names: readonly string[];
+  private readonly isKey: readonly boolean[];
+  /** INSERT (insert) and upsert (put) of every column, in column order: the common full-row case. */
+  private readonly fullSql: { readonly insert: string; readonly put: string };
 
   constructor(
     readonly pool: Pool,
@@ -83,12 +99,16 @@ export class MysqlSide {
     this.whereKey = this.pk.map((c) => `${q(c)} = ${this.placeholder(c)}`).join(' AND ');
     this.getSql = `SELECT ${this.selectList} FROM ${this.table} WHERE ${this.whereKey}`;
     this.imageSql = `SELECT ${this.selectList}, @@last_gtid AS ${q(GTID_FIELD)} FROM ${this.table} WHERE ${this.whereKey} FOR UPDATE`;
+    this.decode = compileMysql2Decoder(columns);
+    this.names = columns.map((c) => c.name);
+    this.isKey = columns.map((c) => this.pk.includes(c.name));
+    this.fullSql = { insert: this.insertSql('insert', this.names), put: this.insertSql('put', this.names) };
   }
 
   /** The live row for `key` (only primary-key columns are read from it), or undefined. */
   async get(key: Row): Promise<Row | undefined> {
     const [rows] = await this.pool.query<RowDataPacket[]>(this.getSql, this.keyParams(key));
-    return rows.length ? rowFromMysql2(this.columns, rows[0]) : undefined;
+    return rows.length ? this.decode(rows[0]) : undefined;
   }
 
   /** Every row whose `columns` equal `values` (a partition), unordered. */
@@ -96,12 +116,12 @@ export class MysqlSide {
     const cols = Object.keys(partial);
     const where = cols.map((c) => `${q(c)} = ${this.placeholder(c)}`).join(' AND ');
     const [rows] = await this.pool.query<RowDataPacket[]>(`SELECT ${this.selectList} FROM ${this.table} WHERE ${where}`, cols.map((c) => this.param(c, partial[c])));
-    return rows.map((r) => rowFromMysql2(this.columns, r));
+    return rows.map((r) => this.decode(r));
   }
 
-  /** A plain autocommit write (write mode mysql-only); returns whether the row existed/matched. */
-  async writePlain(op: WriteOp): Promise<boolean> {
-    return (await this.runStatement(this.pool, op)).found;
+  /** A plain autocommit write (write mode mysql-only): whether the row existed/matched, and an insert's stored row. */
+  writePlain(op: WriteOp): Promise<StatementResult> {
+    return this.runStatement(this.pool, op);
   }
 
   /**
@@ -110,10 +130,12 @@ export class MysqlSide {
    */
   async writePrimary(op: WriteOp): Promise<PrimaryWriteResult> {
     return this.inTransaction(async (conn) => {
-      const { found, changed } = await this.runStatement(conn, op);
-      let image: Row | undefined;
+      const { found, changed, image: inserted } = await this.runStatement(conn, op);
+      let image = inserted;
       let gtidBefore: string | undefined;
-      if (op.kind !== 'delete' && found) {
+      // An insert's image came back with the statement (RETURNING, under the row's insert lock); an insert always
+      // changes something, so @@last_gtid after COMMIT is its own.
+      if (op.kind !== 'delete' && op.kind !== 'insert' && found) {
         // Inside the transaction @@last_gtid is still the previous transaction's: read it with the image, so a
         // statement that changed nothing (an upsert of identical values reports 1 affected row) is recognised by
         // an unchanged @@last_gtid after COMMIT.
@@ -121,7 +143,7 @@ export class MysqlSide {
         if (rows.length) {
           const { [GTID_FIELD]: g, ...raw } = rows[0];
           gtidBefore = String(g ?? '');
-          image = rowFromMysql2(this.columns, raw);
+          image = this.decode(raw);
         }
       }
       await conn.query('COMMIT');
@@ -187,13 +209,30 @@ export class MysqlSide {
   }
 
   /** Runs one write statement: whether a row existed/matched (insert/put: true) and whether anything changed. */
-  private async runStatement(conn: Pick<PoolConnection, 'query'> | Pool, op: WriteOp): Promise<{ found: boolean; changed: boolean }> {
+  private async runStatement(conn: Pick<PoolConnection, 'query'> | Pool, op: WriteOp): Promise<StatementResult> {
     try {
-      if (op.kind === 'insert' || op.kind === 'put') {
-        this.checkColumns(op.row, true);
-        const cols = Object.keys(op.row);
-        const sql = this.insertSql(op.kind, cols);
-        const [res] = await conn.query<ResultSetHeader>(sql, cols.map((c) => this.param(c, op.row[c])));
+      if (op.kind === 'insert') {
+        let params = this.fullRowParams(op.row);
+        let sql = this.fullSql.insert;
+        if (!params) {
+          this.checkInsertRow(op.row);
+          const cols = Object.keys(op.row);
+          sql = this.insertSql('insert', cols);
+          params = cols.map((c) => this.param(c, op.row[c]));
+        }
+        const [rows] = await conn.query<RowDataPacket[]>(`${sql} RETURNING ${this.selectList}`, params);
+        return { found: true, changed: true, image: this.decode(rows[0]) };
+      }
+      if (op.kind === 'put') {
+        let params = this.fullRowParams(op.row);
+        let sql = this.fullSql.put;
+        if (!params) {
+          this.checkColumns(op.row, true);
+          const cols = Object.keys(op.row);
+          sql = this.insertSql('put', cols);
+          params = cols.map((c) => this.param(c, op.row[c]));
+        }
+        const [res] = await conn.query<ResultSetHeader>(sql, params);
         // ON DUPLICATE KEY UPDATE reports 0 affected rows when the row already held exactly these values.
         return { found: true, changed: res.affectedRows > 0 };
       }
@@ -212,7 +251,12 @@ export class MysqlSide {
       const [res] = await conn.query<ResultSetHeader>(`DELETE FROM ${this.table} WHERE ${this.whereKey}`, this.keyParams(op.key));
       return { found: res.affectedRows > 0, changed: res.affectedRows > 0 };
     } catch (e) {
-      if ((e as { code?: string }).code === 'ER_DUP_ENTRY' && op.kind === 'insert') throw new DuplicateKeyError(this.mapping.sourceId, keyString(this.mapping, op.row));
+      const code = (e as { code?: string }).code;
+      if (code === 'ER_DUP_ENTRY' && op.kind === 'insert') throw new DuplicateKeyError(this.mapping.sourceId, keyString(this.mapping, op.row));
+      if (code === 'ER_NO_DEFAULT_FOR_FIELD') {
+        const column = /'([^']*)'/.exec((e as Error).message)?.[1] ?? '?';
+        throw new ColumnDefaultError(this.mapping.sourceId, column, 'NOT NULL without a default: the insert must supply it');
+      }
       throw e;
     }
   }
@@ -230,6 +274,36 @@ export class MysqlSide {
       if (this.upsertSql.size < 64) this.upsertSql.set(cacheKey, sql);
     }
     return sql;
+  }
+
+  /**
+   * The statement parameters of a row that holds exactly the table's columns (in column order, whatever the row's key
+   * order), or undefined for any other row, which then takes the general, checking path.
+   */
+  private fullRowParams(row: Row): unknown[] | undefined {
+    const n = this.names.length;
+    let keys = 0;
+    for (const _ in row) keys++;
+    if (keys !== n) return undefined;
+    const out = new Array<unknown>(n);
+    for (let i = 0; i < n; i++) {
+      const v = row[this.names[i]];
+      if (v === undefined || (v === null && this.isKey[i])) return undefined;
+      out[i] = v !== null && typeof v === 'object' ? Buffer.from(v.$b64, 'base64') : v;
+    }
+    return out;
+  }
+
+  /** True when `row` holds every column of the table. */
+  isFullRow(row: Row): boolean {
+    for (const c of this.names) if (!(c in row)) return false;
+    return true;
+  }
+
+  /** An insert row: known columns only; a primary-key column may be omitted (AUTO_INCREMENT, default), not null. */
+  checkInsertRow(row: Row): void {
+    for (const c of Object.keys(row)) if (!this.byName.has(c)) throw new RoutingInputError('unknown column', this.mapping.sourceId, c);
+    for (const c of this.pk) if (c in row && (row[c] === undefined || row[c] === null)) throw new RoutingInputError('primary-key column is null', this.mapping.sourceId, c);
   }
 
   private checkColumns(row: Row, needKey: boolean): void {

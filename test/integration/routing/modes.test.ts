@@ -151,7 +151,8 @@ it('mysql-primary makes no shadow write for a statement that changed nothing (no
 });
 
 it('rejects bad input naming the table and column', async () => {
-  await expect(t.insert({ id: '1', name: 'x' })).rejects.toBeInstanceOf(RoutingInputError);
+  await expect(t.insert({ id: '1', nope: 'x' })).rejects.toThrow(/typed\.nope: unknown column/);
+  await expect(t.put({ id: '1', name: 'x' })).rejects.toBeInstanceOf(RoutingInputError);
   await expect(t.update({ id: '1' }, { id: '2' })).rejects.toThrow(/primary-key column cannot be changed/);
   await expect(t.update({ id: '1' }, { nope: 1 })).rejects.toThrow(/typed\.nope: unknown column/);
 });
