@@ -132,6 +132,7 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
     const published = performance.now();
     while (etl.progress().events < e2eRows) await new Promise((r) => setTimeout(r, 20));
     const e2eSeconds = (performance.now() - t0) / 1000;
+    const e2eThrottles = etl.progress().throttles;
     await sink.close();
     await etl.stop();
     await etlRun;
@@ -165,7 +166,7 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
         baseline: rawRate,
         higherIsBetter: true,
         goalRatio: 0.85,
-        note: `${e2eRows} rows; all published after ${((published - t0) / 1000).toFixed(1)} s, all applied after ${e2eSeconds.toFixed(1)} s`,
+        note: `${e2eRows} rows; all published after ${((published - t0) / 1000).toFixed(1)} s, all applied after ${e2eSeconds.toFixed(1)} s; ${e2eThrottles} throttle signals`,
       },
       {
         name: 'backfill publish only (reads → topic, acks=all)',

@@ -60,15 +60,41 @@ describe('VersionCache', () => {
 });
 
 describe('RateLimiter', () => {
-  it('halves on throttles and creeps back to the cap, never above', () => {
-    const r = new RateLimiter({ maxRate: 1000 });
+  it('halves on throttles and grows back to the cap with time, never above', () => {
+    let now = 0;
+    const r = new RateLimiter({ maxRate: 1000, now: () => now });
     r.onThrottle();
     expect(r.currentRate).toBe(500);
-    for (let i = 0; i < 200; i++) r.onSuccess();
+    for (let i = 0; i < 20; i++) {
+      now += 100;
+      r.onSuccess();
+    }
     expect(r.currentRate).toBe(1000);
     expect(r.throttles).toBe(1);
     expect(isThrottle({ name: 'ProvisionedThroughputExceededException' })).toBe(true);
     expect(isThrottle(new Error('x'))).toBe(false);
+  });
+
+  it('counts a burst of throttles from concurrent requests as one decrease', () => {
+    let now = 0;
+    const r = new RateLimiter({ maxRate: 8000, now: () => now });
+    for (let i = 0; i < 24; i++) r.onThrottle(); // 24 requests in flight all pushed back
+    expect(r.currentRate).toBe(4000);
+    expect(r.throttles).toBe(24);
+    now += 600; // still throttled after the hold: decrease again
+    r.onThrottle();
+    expect(r.currentRate).toBe(2000);
+  });
+
+  it('recovers with elapsed time, not with the number of requests in flight', () => {
+    let now = 0;
+    const r = new RateLimiter({ maxRate: 10_000, now: () => now });
+    r.onThrottle();
+    for (let i = 0; i < 500; i++) r.onSuccess(); // many successes at the same instant
+    expect(r.currentRate).toBeLessThan(6_000);
+    now += 1_000;
+    r.onSuccess();
+    expect(r.currentRate).toBe(10_000);
   });
 });
 
