@@ -11,16 +11,17 @@
  * or topic (a bad mapping file, missing AWS credentials, a MySQL user refused, a topic that does not exist). A
  * service that does not answer yet (Kafka, DynamoDB, MySQL down or not resolving) is waited for: a `waiting for
  * service` warning per attempt naming the service, endpoint and setting, retried with capped backoff until it
- * answers (CUTOVER_STARTUP_WAIT_MS bounds the wait; default unbounded), as a long-running service should.
+ * answers (CUTOVER_STARTUP_WAIT_MS bounds the wait; default unbounded), as a long-running service should; the
+ * same when Kafka drops between that wait and the consumer's connect.
  */
 import { Command } from 'commander';
 import { createDynamoClient } from '../infra/dynamodb';
 import { loadStackEnv, serviceEnv } from '../infra/env';
 import { createKafka } from '../infra/kafka';
 import { problemFields, startupWaitMs, waitForServices } from '../infra/reachability';
-import { ConfigError } from '../shared/errors';
+import { ConfigError, type CutoverError } from '../shared/errors';
 import { ControlStore, DEFAULT_CONTROL_TABLE, DEFAULT_LEASE } from '../pipeline/consumer/control';
-import { EtlConsumer, type EtlProgress } from '../pipeline/consumer/consumer';
+import { EtlConsumer, isKafkaUnavailable, type EtlProgress, type EtlRunResult } from '../pipeline/consumer/consumer';
 import { ensureTargetTable } from '../pipeline/target/table';
 import { createMysqlPool } from '../infra/mysql';
 import { readColumns, type ColumnInfo } from '../pipeline/row/codec';
@@ -52,11 +53,9 @@ async function main(): Promise<void> {
   loadMappingFile(o.mapping); // a bad mapping fails now, whether or not the services are up
   const ac = new AbortController();
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => ac.abort(new Error(sig)));
-  await waitForServices(['mysql', 'dynamodb', 'kafka'], {
-    maxWaitMs: startupWaitMs(),
-    signal: ac.signal,
-    onWait: (p, retryInMs, attempt) => console.error(JSON.stringify({ level: 'warn', msg: 'waiting for service', ...problemFields(p), attempt, retryInMs })),
-  });
+  const onWait = (p: CutoverError, retryInMs: number, attempt: number): void =>
+    console.error(JSON.stringify({ level: 'warn', msg: 'waiting for service', ...problemFields(p), attempt, retryInMs }));
+  await waitForServices(['mysql', 'dynamodb', 'kafka'], { maxWaitMs: startupWaitMs(), signal: ac.signal, onWait });
   if (ac.signal.aborted) process.exit(0);
   await assertTopicExists(o.topic);
 
@@ -82,7 +81,7 @@ async function main(): Promise<void> {
     const r = await ensureTargetTable(client, mappings.filter((m) => m.targetTable === table), { create: o.createTarget, skipEmptinessCheck: known });
     fresh &&= r.emptyForSources;
   }
-  const consumer = new EtlConsumer({
+  const makeConsumer = (): EtlConsumer => new EtlConsumer({
     kafka: createKafka(`cutover-etl-${process.pid}`),
     client,
     mappings,
@@ -100,12 +99,26 @@ async function main(): Promise<void> {
     dlq: { maxEvents: o.maxDlq, maxRate: o.maxDlqRate },
     log: (msg) => console.error(JSON.stringify({ msg, member: consumer.member })),
   });
+  let consumer = makeConsumer();
   let last: EtlProgress | undefined;
   const tick = setInterval(() => {
     last = consumer.progress();
     if (!o.quiet) console.log(JSON.stringify({ msg: 'progress', ...last }));
   }, 1000);
-  const result = await consumer.run({ signal: ac.signal });
+  let result: EtlRunResult;
+  for (;;) {
+    try {
+      result = await consumer.run({ signal: ac.signal });
+      break;
+    } catch (err) {
+      // Kafka went away between the reachability wait and the consumer's connect: wait again, as at start.
+      if (!isKafkaUnavailable(err) || ac.signal.aborted) throw err;
+      await consumer.stop().catch(() => undefined);
+      await waitForServices(['kafka'], { maxWaitMs: startupWaitMs(), signal: ac.signal, onWait });
+      if (ac.signal.aborted) process.exit(0);
+      consumer = makeConsumer();
+    }
+  }
   clearInterval(tick);
   console.log(JSON.stringify({ msg: 'stopped', stoppedBy: result.stoppedBy, reason: result.reason, ...result.progress }));
   client.destroy();

@@ -251,15 +251,16 @@ describe('npm run etl | cdc | worker: what waiting cannot fix exits at once', ()
     }));
   }
 
-  test('missing AWS credentials (etl, worker), MySQL refused (cdc), a topic that does not exist (etl)', async () => {
+  test('missing AWS credentials (etl, worker), MySQL refused (cdc), a topic that does not exist (etl); a bounded wait ends', async () => {
     const mapping = path.join(dir, 'users.mapping.yaml');
     const etlArgs = (topic: string) => ['--mapping', mapping, '--topic', topic, '--group', uniqueName('bad_env_g'), '--quiet'];
     const ports = { CUTOVER_METRICS_PORT: String(await freePort()), CUTOVER_TEMPORAL_METRICS_PORT: String(await freePort()) };
-    const [etl, worker, cdc, topic] = await Promise.all([
+    const [etl, worker, cdc, topic, bounded] = await Promise.all([
       runProcess('src/workers/etl.ts', etlArgs('unused'), NO_AWS),
       runProcess('src/workers/main.ts', [], { ...NO_AWS, ...ports }),
       runProcess('src/workers/cdc.ts', ['--quiet'], { CUTOVER_MYSQL_URL: 'mysql://cutover:wr0ng@127.0.0.1:13306/cutover' }),
       runProcess('src/workers/etl.ts', etlArgs(uniqueName('bad_env_missing_topic')), {}),
+      runProcess('src/workers/etl.ts', etlArgs('unused'), { CUTOVER_KAFKA_BROKERS: `${NO_HOST}:9092`, CUTOVER_STARTUP_WAIT_MS: '3000' }),
     ]);
     for (const [name, r] of [['etl', etl], ['worker', worker]] as const) {
       expect({ name, code: r.code }).toEqual({ name, code: 1 });
@@ -273,5 +274,10 @@ describe('npm run etl | cdc | worker: what waiting cannot fix exits at once', ()
     expect(topic.code).toBe(1);
     expect(topic.exit?.error).toBe('ConfigError');
     expect(String(topic.exit?.detail)).toMatch(/--topic: topic bad_env_missing_topic\S* does not exist on 127\.0\.0\.1:\d+/);
+    // A name that does not resolve is waited for (DNS may come later), but CUTOVER_STARTUP_WAIT_MS bounds the wait.
+    expect(bounded.code).toBe(1);
+    expect(bounded.stderr).toContain('"msg":"waiting for service"');
+    expect(bounded.exit?.error).toBe('EnvironmentNotReadyError');
+    expect(String(bounded.exit?.detail)).toContain(`Kafka at ${NO_HOST}:9092 is unreachable: host name ${NO_HOST} does not resolve`);
   });
 });
