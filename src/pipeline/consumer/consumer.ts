@@ -124,6 +124,10 @@ export class EtlConsumer {
       heartbeatInterval: opts.heartbeatInterval ?? 3_000,
       allowAutoTopicCreation: false,
       maxBytesPerPartition: 4 * 1024 * 1024,
+      // kafkajs restarts a crashed consumer 200 ms later. A stop() while the group is still joining (a dead member
+      // not yet expired holds the rebalance) makes the join crash on its closed connection; restarting then would
+      // leave an orphan member that rejoins forever and stalls the group (found by test/faults/worker-kill.fault.ts).
+      retry: { retries: 5, restartOnFailure: async () => this.stopping === undefined },
     });
     this.producer = opts.kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
     this.admin = opts.kafka.admin();
