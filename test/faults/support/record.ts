@@ -14,6 +14,9 @@ export interface FaultOutcome {
   readonly writesAcked?: number;
   readonly writesDuringFault?: number;
   readonly writesLost: number;
+  /** Application requests (through the routing layer) that failed, when application instances ran. */
+  readonly requestsFailed?: number;
+  readonly requestsOk?: number;
   readonly mismatches: number;
   readonly command: string;
 }

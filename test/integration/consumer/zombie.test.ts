@@ -4,60 +4,18 @@
  * applied, then the frozen worker resumes (SIGCONT) where it stopped — inside a batch, about to write older versions
  * blind. Its lease window has closed, so it writes nothing; the table ends exactly as the events say.
  */
-import type { ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { Admin, Producer } from 'kafkajs';
-import YAML from 'yaml';
-import { createDynamoClient } from '../../../src/infra/dynamodb';
-import { createKafka } from '../../../src/infra/kafka';
 import { groupLag } from '../../../src/pipeline/consumer/offsets';
 import { isLive } from '../../../src/pipeline/item';
 import { loadMappingFile } from '../../../src/pipeline/transform/mapping';
 import { changeVersion } from '../../../src/pipeline/version';
-import { uniqueName } from '../../support/ids';
-import { createTopic, dms, produce, scanAll, USERS_MAPPING, waitFor } from './support';
-import { startWorker } from './worker-process';
+import { dms, produce, scanAll, waitFor } from './support';
+import { startWorker, useEtlProcessBed } from './worker-process';
 
 jest.setTimeout(100_000);
 
-const topic = uniqueName('etl_zombie_topic');
-const table = uniqueName('etl_zombie_target');
-const controlTable = uniqueName('etl_zombie_control');
-const group = uniqueName('etl_zombie_group');
-const src = uniqueName('users');
-let admin: Admin;
-let producer: Producer;
-let client: DynamoDBClient;
-let mappingFile: string;
-const children: ChildProcess[] = [];
-
-beforeAll(async () => {
-  const kafka = createKafka('etl-zombie-test');
-  admin = kafka.admin();
-  producer = kafka.producer({ allowAutoTopicCreation: false });
-  client = createDynamoClient();
-  await Promise.all([admin.connect(), producer.connect()]);
-  await createTopic(admin, topic, 2);
-  mappingFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'etl-zombie-')), 'mapping.yaml');
-  fs.writeFileSync(mappingFile, YAML.stringify({ version: 1, tables: [USERS_MAPPING(`shop.${src}`, table)] }));
-});
-
-afterAll(async () => {
-  for (const c of children) {
-    if (c.exitCode !== null || c.signalCode !== null) continue;
-    c.kill('SIGCONT');
-    c.kill('SIGKILL');
-  }
-  await admin.deleteTopics({ topics: [topic, `${topic}.dlq`] }).catch(() => undefined);
-  await Promise.all([table, controlTable].map((t) => client.send(new DeleteTableCommand({ TableName: t })).catch(() => undefined)));
-  await Promise.all([admin.disconnect(), producer.disconnect()]);
-  client.destroy();
-});
-
-const args = () => ['--mapping', mappingFile, '--topic', topic, '--group', group, '--control-table', controlTable, '--initial-mode', 'exclusive', '--create-target', '--lease-ms', '4000', '--lease-margin-ms', '1500', '--max-write-rate', '400', '--max-events-per-apply', '300', '--session-timeout', '6000'];
+const bed = useEtlProcessBed('zombie', 2);
+const { topic, group, src, children } = bed;
+const args = () => bed.args(['--lease-ms', '4000', '--lease-margin-ms', '1500', '--max-write-rate', '400', '--max-events-per-apply', '300', '--session-timeout', '6000']);
 
 test('a frozen exclusive writer that resumes after a takeover writes nothing stale', async () => {
   const expected = new Map<number, Record<string, string>>();
@@ -68,15 +26,15 @@ test('a frozen exclusive writer that resumes after a takeover writes nothing sta
       expected.set(id, row);
       return dms('shop', src, seq === 1 ? 'insert' : 'update', row, changeVersion(seq * 100_000 + id, 0));
     });
-  await produce(producer, topic, round(1));
+  await produce(bed.producer, topic, round(1));
 
   const zombie = startWorker(args(), children);
   await waitFor('first worker mid-way', () => zombie.lines.some((l) => Number(l.events) >= 600), 60_000);
   zombie.child.kill('SIGSTOP'); // frozen inside a rate-limited batch, with round-1 items still to write
 
-  await produce(producer, topic, round(2)); // newer versions of every key
+  await produce(bed.producer, topic, round(2)); // newer versions of every key
   const successor = startWorker(args(), children);
-  await waitFor('successor caught up', async () => (await groupLag(admin, group, topic)).every((p) => p.lag === 0), 80_000);
+  await waitFor('successor caught up', async () => (await groupLag(bed.admin, group, topic)).every((p) => p.lag === 0), 80_000);
 
   zombie.child.kill('SIGCONT'); // the zombie wakes up mid-batch, with round-1 writes pending
   await new Promise((r) => setTimeout(r, 4_000));
@@ -87,8 +45,8 @@ test('a frozen exclusive writer that resumes after a takeover writes nothing sta
   // the zombie noticed it had lost the partitions (window closed or lease taken over) instead of writing
   expect(zombie.log.join('')).toMatch(/lease of .* lost|not renewed/);
 
-  const [mapping] = loadMappingFile(mappingFile);
-  const items = new Map((await scanAll(client, table)).map((i) => [i.pk.S, i]));
+  const [mapping] = loadMappingFile(bed.mappingFile);
+  const items = new Map((await scanAll(bed.client, bed.table)).map((i) => [i.pk.S, i]));
   let stale = 0;
   for (const [id, row] of expected) {
     const item = items.get(`USER#${id}`);
