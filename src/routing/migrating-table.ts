@@ -140,7 +140,7 @@ export class MigratingTable {
       // A split share hashes the partition (so a get and a query of one partition read the same store); the text is
       // only built when a split share or a shadow read needs it.
       const fromDynamo = this.readsDynamo(f, f.readPercent > 0 && f.readPercent < 100 ? this.partitionText(key) : '');
-      const result = fromDynamo ? await this.getDynamo(key) : await this.mysql.get(key);
+      const result = await (fromDynamo ? this.getDynamo(key) : this.mysql.get(key));
       if (f.shadowReadFraction > 0) {
         const readMysql = () => this.mysql.get(key);
         const readDynamo = () => this.getDynamo(key);
@@ -260,9 +260,24 @@ export class MigratingTable {
 
   /** Takes a lease and runs `op` under its write mode; holds (does not fail) while fenced or not fresh. */
   private async write(op: WriteOp): Promise<WriteResult> {
+    // The common case first, without the fence bookkeeping: every request pays for what is on this path.
+    const f = this.watcher.acquire();
+    if (f.writeMode !== 'fenced' && this.watcher.fresh) {
+      try {
+        return await this.writeUnder(f.writeMode, op);
+      } finally {
+        this.watcher.release(f);
+      }
+    }
+    this.watcher.release(f);
+    return this.writeHeld(op);
+  }
+
+  /** `write` for a request that found the instance fenced or not fresh: waits for a writable mode (bounded). */
+  private async writeHeld(op: WriteOp): Promise<WriteResult> {
     const started = Date.now();
     const limit = this.opts.fenceTimeoutMs ?? 30_000;
-    let held = false;
+    this.counters.fenceWaits++;
     for (;;) {
       const f = this.watcher.acquire();
       if (f.writeMode !== 'fenced' && this.watcher.fresh) {
@@ -273,8 +288,6 @@ export class MigratingTable {
         }
       }
       this.watcher.release(f);
-      if (!held) this.counters.fenceWaits++;
-      held = true;
       const waited = Date.now() - started;
       if (waited >= limit) {
         this.counters.fenceTimeouts++;
@@ -284,9 +297,13 @@ export class MigratingTable {
     }
   }
 
-  private async writeUnder(mode: WriteMode, op: WriteOp): Promise<WriteResult> {
+  /** Runs `op` under `mode` (not fenced). mysql-only is returned as is: no extra promise on the commonest path. */
+  private writeUnder(mode: WriteMode, op: WriteOp): Promise<WriteResult> {
+    return mode === 'mysql-only' ? this.mysql.writePlain(op) : this.writeDual(mode, op);
+  }
+
+  private async writeDual(mode: WriteMode, op: WriteOp): Promise<WriteResult> {
     const m = this.opts.mapping;
-    if (mode === 'mysql-only') return this.mysql.writePlain(op);
     if (mode === 'mysql-primary') {
       const r = await this.mysql.writePrimary(op);
       // An insert's key may have come from MySQL (AUTO_INCREMENT, default): take it from the stored image.

@@ -54,6 +54,11 @@ const q = (s: string) => `\`${s.replace(/`/g, '``')}\``;
 const RETRYABLE_MYSQL = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
 const GTID_FIELD = '__cutover_last_gtid';
 
+/** An upsert's outcome. ON DUPLICATE KEY UPDATE reports 0 affected rows when the row already held these values. */
+function putResult([res]: [ResultSetHeader, unknown]): StatementResult {
+  return { found: true, changed: res.affectedRows > 0 };
+}
+
 /** Jittered exponential pause before retrying a deadlocked transaction (2 ms … 256 ms). */
 function backoff(attempt: number): Promise<void> {
   const base = 2 ** Math.min(attempt, 8);
@@ -106,10 +111,18 @@ export class MysqlSide {
   }
 
   /** The live row for `key` (only primary-key columns are read from it), or undefined. */
-  async get(key: Row): Promise<Row | undefined> {
-    const [rows] = await this.pool.query<RowDataPacket[]>(this.getSql, this.keyParams(key));
-    return rows.length ? this.decode(rows[0]) : undefined;
+  get(key: Row): Promise<Row | undefined> {
+    let params: unknown[];
+    try {
+      params = this.keyParams(key);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.pool.query<RowDataPacket[]>(this.getSql, params).then(this.firstRow);
   }
+
+  /** The decoded first row of a result, or undefined (bound once: no closure per call). */
+  private readonly firstRow = ([rows]: [RowDataPacket[], unknown]): Row | undefined => (rows.length ? this.decode(rows[0]) : undefined);
 
   /** Every row whose `columns` equal `values` (a partition), unordered. */
   async queryWhere(partial: Row): Promise<Row[]> {
@@ -121,6 +134,9 @@ export class MysqlSide {
 
   /** A plain autocommit write (write mode mysql-only): whether the row existed/matched, and an insert's stored row. */
   writePlain(op: WriteOp): Promise<StatementResult> {
+    // A full-row put (the commonest write) needs neither checks beyond fullRowParams nor error translation.
+    const params = op.kind === 'put' ? this.fullRowParams(op.row) : undefined;
+    if (params) return this.pool.query<ResultSetHeader>(this.fullSql.put, params).then(putResult);
     return this.runStatement(this.pool, op);
   }
 
@@ -232,9 +248,7 @@ export class MysqlSide {
           sql = this.insertSql('put', cols);
           params = cols.map((c) => this.param(c, op.row[c]));
         }
-        const [res] = await conn.query<ResultSetHeader>(sql, params);
-        // ON DUPLICATE KEY UPDATE reports 0 affected rows when the row already held exactly these values.
-        return { found: true, changed: res.affectedRows > 0 };
+        return putResult(await conn.query<ResultSetHeader>(sql, params));
       }
       if (op.kind === 'update') {
         this.checkColumns(op.key, true);
