@@ -241,8 +241,8 @@ export interface WaitOptions extends CheckOptions {
 /**
  * Retry policy (long-running processes): resolves once every service answers. Unreachable services are logged via
  * `onWait` and retried with doubling delays capped at `maxDelayMs` (default 15 s); a problem that waiting cannot fix
- * (missing or rejected credentials, a malformed setting) throws EnvironmentNotReadyError at once, as does the end
- * of `maxWaitMs` or an aborted `signal`.
+ * (missing or rejected credentials, a malformed setting) throws EnvironmentNotReadyError at once (listing every
+ * problem found), as does the end of `maxWaitMs` or an aborted `signal`.
  */
 export async function waitForServices(services: readonly ServiceName[], opts: WaitOptions = {}): Promise<void> {
   const started = Date.now();
@@ -251,7 +251,7 @@ export async function waitForServices(services: readonly ServiceName[], opts: Wa
     const problems = await checkServices(services, opts);
     if (problems.length === 0) return;
     const fatal = problems.filter((p) => !p.retriable);
-    if (fatal.length) throw new EnvironmentNotReadyError(fatal);
+    if (fatal.length) throw new EnvironmentNotReadyError(problems);
     if (opts.signal?.aborted || (opts.maxWaitMs && Date.now() - started + delay > opts.maxWaitMs)) throw new EnvironmentNotReadyError(problems);
     for (const p of problems) opts.onWait?.(p, delay, attempt);
     await new Promise<void>((resolve) => {

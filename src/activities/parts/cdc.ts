@@ -12,7 +12,7 @@ import type { CdcConfig, TableRef } from '../../shared/migration-config';
 import type { CdcDescription, MigrationActivities, StartCdcResult } from '../../shared/activity-contract';
 import { ConfigError, TransientError } from '../../shared/errors';
 import { serviceEnv } from '../../infra/env';
-import { assertServicesReady } from '../../infra/reachability';
+import { waitForServices } from '../../infra/reachability';
 import { estimateRows } from '../../pipeline/backfill/backfill';
 import { tableSpec } from '../../pipeline/backfill/keyset';
 import { formatPosition } from '../../pipeline/cdc/checkpoint';
@@ -43,7 +43,8 @@ export function createCdcParts(c: PartClients): Partial<MigrationActivities> {
     async preflight(input) {
       const t = input.ctx.source;
       // This worker's credentials and endpoints first: one error naming service, endpoint and setting, nothing read.
-      await assertServicesReady(['mysql', 'kafka', 'dynamodb', ...(input.cdc.source === 'dms' ? (['dms'] as const) : [])]);
+      // Missing credentials fail at once; a service not answering is re-probed for up to 10 s (a blip is not a failure).
+      await waitForServices(['mysql', 'kafka', 'dynamodb', ...(input.cdc.source === 'dms' ? (['dms'] as const) : [])], { maxWaitMs: 10_000, timeoutMs: 5_000 });
       const checks = await assertSourceReady(c.pool, [t]);
       const mapping = await mappingFor(c, input.mappingFile, input.ctx);
       const spec = tableSpec(t.database, t.table, await readColumns(c.pool, t.database, t.table));

@@ -161,6 +161,14 @@ describe('the preflight activity', () => {
     expect(e.message).toContain(`Kafka at 127.0.0.1:${closed} is unreachable`);
     expect(e.message).toContain('CUTOVER_KAFKA_BROKERS');
   });
+
+  test('DynamoDB endpoint not answering: re-probed briefly (a blip is not a failure), then a bounded failure naming it', async () => {
+    const started = Date.now();
+    const err = await withEnv({ CUTOVER_DYNAMO_ENDPOINT: `http://127.0.0.1:${closed}` }, () => preflight().then(() => undefined, (e: unknown) => e));
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(err).toBeInstanceOf(EnvironmentNotReadyError);
+    expect((err as Error).message).toBe(`DynamoDB at http://127.0.0.1:${closed} is unreachable: connection refused (nothing listens on 127.0.0.1:${closed}) (check CUTOVER_DYNAMO_ENDPOINT)`);
+  });
 });
 
 describe('cutover start / plan start', () => {
