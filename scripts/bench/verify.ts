@@ -1,7 +1,9 @@
 /**
- * Verification benchmark: a full verification (source walk in snapshots + mapped point reads + extras scan +
- * fingerprints) of N rows beside a plain scan of both sides in the same run (keyset SELECT of every source row, in
- * the same chunk size, then a Scan of every target item with the same number of segments). Goal ≥ 0.8.
+ * Verification benchmark: a full verification (the default scan strategy: the source read once in key order and
+ * mapped, the target scanned once, per-bucket digests compared) of N rows (150k at --scale 1) beside a plain scan of
+ * both sides in the same run, concurrently as verification reads them (keyset SELECT of every source row in the same
+ * chunk size, beside a Scan of every target item with the same number of segments). Best of two alternated runs
+ * each. Goal ≥ 0.8.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -26,7 +28,7 @@ const SEGMENTS = 4;
 
 export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
   loadStackEnv();
-  const n = Math.max(5_000, Math.round(50_000 * ctx.scale));
+  const n = Math.max(5_000, Math.round(150_000 * ctx.scale));
   const suffix = `${process.pid}_${Date.now().toString(36)}`;
   const db = `bench_verify_${suffix}`;
   const target = `bench_verify_${suffix}`;
@@ -62,49 +64,71 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
     }
     conn.release();
 
-    // Baseline: plain scan of both sides.
-    ctx.log('baseline: plain scan of both sides');
-    const t0 = performance.now();
-    const walk = await pool.getConnection();
-    let srcRows = 0;
-    after = null;
-    for (;;) {
-      const [rows] = await walk.query(`SELECT * FROM ${db}.orders WHERE ${after === null ? '1' : `id > ${after}`} ORDER BY id LIMIT ${CHUNK}`);
-      const rs = rows as Record<string, unknown>[];
-      for (const r of rs) rowFromMysql2(columns, r);
-      srcRows += rs.length;
-      if (rs.length < CHUNK) break;
-      after = [rs[rs.length - 1].id];
+    // Baseline: plain scan of both sides, concurrently (as verification reads them): a keyset SELECT of every source
+    // row in the same chunk size (decoded as verification decodes them) beside a parallel Scan of every target item.
+    const plainScan = async (): Promise<number> => {
+      const t0 = performance.now();
+      const source = async (): Promise<number> => {
+        const walk = await pool.getConnection();
+        let rowsSeen = 0;
+        let last: unknown = null;
+        try {
+          for (;;) {
+            const [rows] = await walk.query(`SELECT * FROM ${db}.orders WHERE ${last === null ? '1' : `id > ${String(last)}`} ORDER BY id LIMIT ${CHUNK}`);
+            const rs = rows as Record<string, unknown>[];
+            for (const r of rs) rowFromMysql2(columns, r);
+            rowsSeen += rs.length;
+            if (rs.length < CHUNK) return rowsSeen;
+            last = rs[rs.length - 1].id;
+          }
+        } finally {
+          walk.release();
+        }
+      };
+      let tgtItems = 0;
+      const targetScan = Promise.all(Array.from({ length: SEGMENTS }, async (_, segment) => {
+        let start: Item | undefined;
+        do {
+          const page = await scanSourcePage(client, target, mapping.sourceId, start, { segment, totalSegments: SEGMENTS });
+          tgtItems += page.items.length;
+          start = page.next;
+        } while (start);
+      }));
+      const [srcRows] = await Promise.all([source(), targetScan]);
+      if (srcRows !== n || tgtItems !== n) throw new Error(`plain scan saw ${srcRows} rows and ${tgtItems} items, expected ${n}`);
+      return (performance.now() - t0) / 1000;
+    };
+    const verify = async (i: number): Promise<number> => {
+      const t1 = performance.now();
+      const p = await runVerify({ pool, client, mapping, appliedThrough: async () => '999999999999' }, { schema: db, table: 'orders', mode: 'full', mismatchFile: path.join(dir, `m${i}.jsonl`), chunkRows: CHUNK, scanSegments: SEGMENTS, concurrency: 8 });
+      const seconds = (performance.now() - t1) / 1000;
+      if (p.counts.rowsCompared !== n || p.counts.itemsScanned !== n || p.counts.missing + p.counts.extra + p.counts.different !== 0) throw new Error(`verification of a clean copy was not clean: ${JSON.stringify(p.counts)}`);
+      return seconds;
+    };
+    // Alternated and repeated (best of two each): the machine is shared, so single runs are noisy.
+    const plain: number[] = [];
+    const verified: number[] = [];
+    for (let i = 0; i < 2; i += 1) {
+      ctx.log(`baseline: plain scan of both sides (${i + 1}/2)`);
+      plain.push(await plainScan());
+      ctx.log(`full verification (${i + 1}/2)`);
+      verified.push(await verify(i));
     }
-    walk.release();
-    let tgtItems = 0;
-    await Promise.all(Array.from({ length: SEGMENTS }, async (_, segment) => {
-      let start: Item | undefined;
-      do {
-        const page = await scanSourcePage(client, target, mapping.sourceId, start, { segment, totalSegments: SEGMENTS });
-        tgtItems += page.items.length;
-        start = page.next;
-      } while (start);
-    }));
-    const plainSeconds = (performance.now() - t0) / 1000;
+    const plainSeconds = Math.min(...plain);
+    const verifySeconds = Math.min(...verified);
     const plainRate = n / plainSeconds;
-    if (srcRows !== n || tgtItems !== n) throw new Error(`plain scan saw ${srcRows} rows and ${tgtItems} items, expected ${n}`);
+    const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join('/');
 
-    ctx.log('full verification');
-    const t1 = performance.now();
-    const p = await runVerify({ pool, client, mapping, appliedThrough: async () => '999999999999' }, { schema: db, table: 'orders', mode: 'full', mismatchFile: path.join(dir, 'm.jsonl'), chunkRows: CHUNK, scanSegments: SEGMENTS, concurrency: 8 });
-    const verifySeconds = (performance.now() - t1) / 1000;
-    if (p.counts.rowsCompared !== n || p.counts.missing + p.counts.extra + p.counts.different !== 0) throw new Error(`verification of a clean copy was not clean: ${JSON.stringify(p.counts)}`);
     return [
       {
         name: 'verify (full)',
         value: n / verifySeconds,
         unit: 'rows/s',
-        baselineName: 'plain scan of both sides (keyset SELECT + parallel Scan)',
+        baselineName: 'plain scan of both sides, concurrently (keyset SELECT + parallel Scan)',
         baseline: plainRate,
         higherIsBetter: true,
         goalRatio: 0.8,
-        note: `${n} rows; ${verifySeconds.toFixed(1)} s vs ${plainSeconds.toFixed(1)} s`,
+        note: `${n} rows, scan strategy, best of 2: ${verifySeconds.toFixed(1)} s vs ${plainSeconds.toFixed(1)} s (runs ${fmt(verified)} s vs ${fmt(plain)} s)`,
       },
     ];
   } finally {

@@ -9,12 +9,18 @@
  *   "01.5", "-0" = "0", exponent forms), sets compare as sets (order-free), maps compare key-order-free, binary by
  *   bytes. Everything else counts: a string "1" is not the number 1, NULL is not absent, "" is not absent.
  * - `fingerprint` is a deterministic string; equal fingerprints ⇔ equal canonical items.
+ * - `itemDigest` is a 64-bit digest (two 32-bit lanes) of the same canonical content: equal canonical items have
+ *   equal digests; unequal ones collide with probability about 2^-64. It is an order-free sum over attributes, so it
+ *   needs no sorting and no intermediate strings for the common scalar types.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { isLive, RESERVED_ATTRS, userAttributes, type Item } from '../item';
 
+const CANONICAL_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d*[1-9])?$/;
+
 /** An exact decimal number in canonical form: no leading/trailing zeros, no exponent, "0" for any zero. */
 export function canonicalNumber(n: string): string {
+  if (CANONICAL_NUMBER.test(n) && n !== '-0') return n;
   const m = /^\s*([+-])?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*$/.exec(n);
   if (!m || (m[2] === '' && (m[3] ?? '') === '')) return `NaN(${n})`;
   const sign = m[1] === '-' ? '-' : '';
@@ -125,4 +131,63 @@ export function compareItems(expected: Item | undefined, found: Item | undefined
   if (!expected) return live ? 'extra' : 'match';
   if (!live) return 'missing';
   return sameUserAttributes(expected, found) ? 'match' : 'different';
+}
+
+/** The canonical text of one attribute for digests (no JSON escaping needed: one attribute is hashed at a time). */
+function digestText(v: AttributeValue): string {
+  if (v.S !== undefined) return `S${v.S}`;
+  if (v.N !== undefined) return `N${canonicalNumber(v.N)}`;
+  if (v.BOOL !== undefined) return v.BOOL ? 'T' : 'F';
+  return canonicalValue(v);
+}
+
+/** Two independent 32-bit hashes of `a` + U+0001 + `b` (FNV-1a and a murmur3-style lane), finalised. */
+function hash2(a: string, b: string, out: Uint32Array): void {
+  let x = 0x811c9dc5;
+  let y = 0x1b873593;
+  const n = a.length + 1 + b.length;
+  for (let i = 0; i < n; i += 1) {
+    const c = i < a.length ? a.charCodeAt(i) : i === a.length ? 1 : b.charCodeAt(i - a.length - 1);
+    x = Math.imul(x ^ c, 0x01000193);
+    y = Math.imul(y ^ c, 0xcc9e2d51);
+    y = (y << 15) | (y >>> 17);
+  }
+  out[0] = fmix(x ^ n);
+  out[1] = fmix(y ^ 0x5bd1e995);
+}
+
+/** murmur3's 32-bit finaliser. */
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+const lanes = new Uint32Array(2);
+
+/**
+ * A 64-bit digest of an item's user attributes as [lane0, lane1] (reserved attributes ignored): equal for
+ * canonically equal items (what `sameUserAttributes` means), different otherwise except with probability ≈ 2^-64.
+ */
+export function itemDigest(item: Item): [number, number] {
+  let a = 0;
+  let b = 0;
+  for (const k in item) {
+    if (RESERVED.has(k)) continue;
+    hash2(k, digestText(item[k]), lanes);
+    a = (a + lanes[0]) >>> 0;
+    b = (b + lanes[1]) >>> 0;
+  }
+  return [a, b];
+}
+
+/** A 32-bit hash of an item's key attributes (canonical values, in `keyNames` order): where the key's bucket is. */
+export function keyHash(item: Item, keyNames: readonly string[]): number {
+  let text = '';
+  for (const k of keyNames) text += `${item[k] === undefined ? '' : digestText(item[k])}\u0002`;
+  hash2(text, '', lanes);
+  return lanes[0];
 }

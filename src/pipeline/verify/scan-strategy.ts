@@ -1,31 +1,54 @@
 /**
- * The scan strategy of a full verification: as fast as reading both sides once, with no point read per row.
+ * The scan strategy of a full verification: each side read once, in bulk, with no point read per row; resumable.
  *
  * Invariants (the argument is in docs/design.md, "Verification"):
- * - Target pass: every item of this source table is read by a parallel Scan (tombstones skipped); its source row is
- *   fetched by primary key (row-value IN, one snapshot per page) and compared through the mapping. Finds every
- *   `different` and `extra` item. Every item whose row exists and maps to the item's key "covers" that key.
- * - Source pass (concurrently): every source key is read (key-only keyset scan).
- * - Missing rows are found without a point read per row: keys are hashed into buckets, and per bucket the count and
- *   two independent 32-bit hash sums of the covered keys and of the source keys are compared. A source row with no
- *   covering item makes its bucket disagree (a covered key is always a source key at lookup time, so a missing key
- *   could hide only if a key deleted between the passes had exactly the same count and both hash sums: the
- *   probability is about 2^-64 per bucket). Only the rows of disagreeing buckets are then read at the target by
- *   key (BatchGetItem) — under churn, the buckets of changed keys; in a quiet, clean table, none.
- * - Every disagreement found is a suspect for ./recheck.ts, exactly as in the lookup strategy.
- * - One pass, not resumable: bucket sums do not fit in a heartbeat. A restarted scan verification starts over.
+ * - Digest pass: the source is read once in key order (keyset SELECT of full rows) and every row is mapped through
+ *   the ETL's compiled mapping (`toItem`); concurrently the target is read once by a parallel Scan filtered on _src
+ *   (tombstones skipped). Every expected item and every target item is reduced to a 64-bit digest of its canonical
+ *   user attributes (./fingerprint.ts `itemDigest`, key attributes included) and added (source) or subtracted
+ *   (target) into the bucket of its item key (`keyHash`). A bucket sums to zero when both sides hold the same items
+ *   in it; a missing, extra or different item makes its bucket non-zero unless the differences cancel exactly
+ *   (probability ≈ 2^-64 per bucket). Nothing else is kept per row.
+ * - Reconcile pass (only when buckets disagree; in a clean, quiet table, never): the source is walked again in
+ *   consistent snapshots and the rows of disagreeing buckets are read at the target by key (BatchGetItem): finds
+ *   `missing` and `different`; the target is scanned again and the items of disagreeing buckets are looked up at the
+ *   source by the key `toRow` reads back: finds `extra` (no row, or an item whose key is not its row's key). Every
+ *   disagreement is a suspect for ./recheck.ts, exactly as in the lookup strategy.
+ * - Resumable: the whole state — stage, the source position, each scan segment's ExclusiveStartKey, and the bucket
+ *   sums (8 bytes per bucket, at most MAX_BUCKETS) or, in the reconcile stage, the disagreeing-bucket bitmap — is
+ *   plain JSON (`ScanState`). A page is added to the sums and its position advanced in one synchronous step, so the
+ *   state read at any await point is consistent; pages in flight when a run stops are dropped and re-read.
+ * - Memory is bounded whatever the table size: the sums, one source chunk and its prefetched successor, two pages
+ *   per scan segment (≤ 1 MB each), and the caller's suspects (recheck rounds are forced at its cap).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type * as mysql from 'mysql2/promise';
-import { estimateRows } from '../backfill/backfill';
 import { chunkQuery, keyOfRow, keyText, normalizeKey, type KeyValues, type TableSpec } from '../backfill/keyset';
 import { isLive, type Item } from '../item';
 import { rowFromMysql2 } from '../row/codec';
-import { compareItems } from './fingerprint';
+import type { Row } from '../types';
+import { compareItems, itemDigest, keyHash } from './fingerprint';
 import type { Suspect } from './recheck';
 import { lookupRows, readChunk } from './source';
 import { batchGet, itemKeyText, scanSourcePage, type ScanPage } from './target';
 import type { VerifyMapping } from './verifier';
+
+/** Most buckets: bounds the state (and the cursor) to 32 KB of sums. */
+export const MAX_BUCKETS = 4096;
+
+/** Where a resumable scan verification stands (plain JSON, part of the verify cursor). */
+export interface ScanState {
+  readonly stage: 'digest' | 'reconcile' | 'done';
+  readonly buckets: number;
+  /** Last source key read (null: from the first), or 'done'. */
+  readonly source: KeyValues | null | 'done';
+  /** Per scan segment: the next ExclusiveStartKey, 'start', or null when the segment is done. */
+  readonly segments: (Item | null | 'start')[];
+  /** digest stage: the bucket sums (Uint32 pairs in platform byte order — little-endian on x64/arm64 — base64). */
+  readonly sums?: string;
+  /** reconcile stage: bitmap of the disagreeing buckets (base64). */
+  readonly bad?: string;
+}
 
 export interface ScanContext {
   readonly pool: mysql.Pool;
@@ -33,163 +56,215 @@ export interface ScanContext {
   readonly mapping: VerifyMapping;
   readonly spec: TableSpec;
   readonly keyNames: readonly string[];
-  readonly segments: number;
   readonly chunkRows: number;
   readonly concurrency?: number;
   readonly domain?: number;
   readonly counts: { rowsCompared: number; itemsScanned: number };
   /** Records a suspect (may trigger a recheck round). */
   suspect(s: Suspect): Promise<void>;
-  aborted(): boolean;
+  /** True when the run must stop (abort or slice end): no new page is started. */
+  stopped(): boolean;
+  /** Called after every page / chunk has been taken into the state. */
+  checkpoint(): Promise<void>;
 }
 
-/** Per-bucket count and two hash sums (mod 2^32) of a multiset of keys. */
-class Buckets {
-  readonly count: Uint32Array;
-  readonly h1: Uint32Array;
-  readonly h2: Uint32Array;
-  constructor(readonly size: number) {
-    this.count = new Uint32Array(size);
-    this.h1 = new Uint32Array(size);
-    this.h2 = new Uint32Array(size);
-  }
-
-  add(text: string): void {
-    const [a, b] = hashes(text);
-    const i = a & (this.size - 1);
-    this.count[i] += 1;
-    this.h1[i] = (this.h1[i] + b) >>> 0;
-    this.h2[i] = (this.h2[i] + Math.imul(a ^ (b >>> 7), 0x9e3779b1)) >>> 0;
-  }
-
-  bucketOf(text: string): number {
-    return hashes(text)[0] & (this.size - 1);
-  }
-
-  differing(other: Buckets): Set<number> {
-    const out = new Set<number>();
-    for (let i = 0; i < this.size; i += 1) if (this.count[i] !== other.count[i] || this.h1[i] !== other.h1[i] || this.h2[i] !== other.h2[i]) out.add(i);
-    return out;
-  }
+/** The bucket count for a table of about `rows` rows: ~16 rows per bucket, 256 … MAX_BUCKETS, a power of two. */
+export function bucketCount(rows: number): number {
+  let size = 256;
+  while (size < rows / 16 && size < MAX_BUCKETS) size *= 2;
+  return size;
 }
 
-/** FNV-1a and a murmur-style mix of a key text: two independent 32-bit hashes. */
-function hashes(text: string): [number, number] {
-  let a = 0x811c9dc5;
-  let b = 0x1b873593;
-  for (let i = 0; i < text.length; i += 1) {
-    const c = text.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0xcc9e2d51);
-    b = (b << 15) | (b >>> 17);
-  }
-  b ^= b >>> 16;
-  b = Math.imul(b, 0x85ebca6b);
-  b ^= b >>> 13;
-  return [a >>> 0, b >>> 0];
+/** A fresh state for a table of about `rows` rows with `segments` scan segments. */
+export function initialScanState(rows: number, segments: number): ScanState {
+  const buckets = bucketCount(rows);
+  return { stage: 'digest', buckets, source: null, segments: Array.from({ length: segments }, () => 'start'), sums: Buffer.alloc(buckets * 8).toString('base64') };
 }
 
-async function targetPass(c: ScanContext, covered: Buckets): Promise<void> {
-  const m = c.mapping;
-  await Promise.all(
-    Array.from({ length: c.segments }, async (_, segment) => {
-      const conn = await c.pool.getConnection();
-      try {
-        // The next page is requested before this one is compared, so the target never waits for us.
-        const scan = (start: Item | undefined): ReturnType<typeof scanSourcePage> => scanSourcePage(c.client, m.targetTable, m.sourceId, start, { segment, totalSegments: c.segments });
-        let next: ReturnType<typeof scanSourcePage> | undefined = scan(undefined);
-        while (next) {
-          const page: ScanPage = await next;
-          next = page.next && !c.aborted() ? scan(page.next) : undefined;
-          next?.catch(() => undefined); // awaited on the next turn
-          const live: { item: Item; key: KeyValues | null }[] = [];
-          for (const item of page.items) {
-            if (!isLive(item)) continue;
-            let key: KeyValues | null = null;
-            try {
-              const row = m.toRow(item);
-              key = normalizeKey(c.spec, c.spec.key.map((k) => row[k.name] ?? null));
-              if (key.some((v) => v === null)) key = null;
-            } catch {
-              key = null;
-            }
-            live.push({ item, key });
-          }
-          c.counts.itemsScanned += live.length;
-          const { pos, rows } = await lookupRows(conn, c.spec, live.filter((x) => x.key).map((x) => x.key!), c.domain);
-          for (const { item, key } of live) {
-            const text = key ? keyText(key) : '';
-            const row = key ? rows.get(text) : undefined;
-            const itemKey = (): Item => Object.fromEntries(c.keyNames.map((k) => [k, item[k]]));
-            if (!row) {
-              await c.suspect({ kind: 'extra', sourceKey: key ?? [], itemKey: itemKey(), seenAtSeq: pos.seq });
-              continue;
-            }
-            // toItem(row) carries the key attributes, so an item whose key is not its row's key compares
-            // `different` here; the recheck then classifies it as extra (./recheck.ts).
-            if (compareItems(m.toItem(row), item) === 'match') covered.add(text);
-            else await c.suspect({ kind: 'different', sourceKey: key!, itemKey: itemKey(), seenAtSeq: pos.seq });
-          }
+/** A running scan verification; `state()` may be read at any await point. */
+export class ScanVerification {
+  private stage: ScanState['stage'];
+  private source: KeyValues | null | 'done';
+  private readonly segments: (Item | null | 'start')[];
+  private readonly mask: number;
+  private readonly sums: Uint32Array;
+  private bad: Uint8Array | undefined;
+
+  constructor(
+    private readonly c: ScanContext,
+    s: ScanState,
+  ) {
+    if (!(s.buckets >= 1 && (s.buckets & (s.buckets - 1)) === 0 && s.buckets <= MAX_BUCKETS)) throw new RangeError(`bad bucket count ${s.buckets}`);
+    this.stage = s.stage;
+    this.source = s.source;
+    this.segments = [...s.segments];
+    this.mask = s.buckets - 1;
+    this.sums = new Uint32Array(s.buckets * 2);
+    if (s.sums) {
+      const bytes = new Uint8Array(Buffer.from(s.sums, 'base64')); // a copy, aligned
+      if (bytes.length !== s.buckets * 8) throw new RangeError(`bucket sums of ${bytes.length} bytes for ${s.buckets} buckets`);
+      this.sums.set(new Uint32Array(bytes.buffer));
+    }
+    if (s.bad) this.bad = new Uint8Array(Buffer.from(s.bad, 'base64'));
+  }
+
+  /** The current state (consistent at any await point). */
+  state(): ScanState {
+    const base = { stage: this.stage, buckets: this.mask + 1, source: this.source, segments: [...this.segments] };
+    if (this.stage === 'digest') return { ...base, sums: Buffer.from(this.sums.buffer, this.sums.byteOffset, this.sums.byteLength).toString('base64') };
+    if (this.stage === 'reconcile') return { ...base, bad: Buffer.from(this.bad!).toString('base64') };
+    return base;
+  }
+
+  get done(): boolean {
+    return this.stage === 'done';
+  }
+
+  /** Runs until done or stopped; returns the number of disagreeing buckets found (0 when resumed in reconcile). */
+  async run(): Promise<number> {
+    let disagreeing = 0;
+    if (this.stage === 'digest') {
+      await Promise.all([this.digestSource(), ...this.segments.map((_, s) => this.scanSegment(s, false, (items) => this.digestItems(items)))]);
+      if (this.source !== 'done' || this.segments.some((x) => x !== null)) return 0; // stopped before the end
+      const bad = new Uint8Array(Math.ceil((this.mask + 1) / 8));
+      for (let i = 0; i <= this.mask; i += 1) {
+        if (this.sums[2 * i] !== 0 || this.sums[2 * i + 1] !== 0) {
+          bad[i >> 3] |= 1 << (i & 7);
+          disagreeing += 1;
         }
-      } finally {
-        conn.release();
       }
-    }),
-  );
-}
-
-async function sourcePass(c: ScanContext, source: Buckets): Promise<void> {
-  const conn = await c.pool.getConnection();
-  try {
-    let after: KeyValues | null = null;
-    for (;;) {
-      const [rows] = await conn.query(chunkQuery(c.spec, { after, through: null }, c.chunkRows * 5, true));
-      const rs = rows as Record<string, unknown>[];
-      for (const r of rs) {
-        after = keyOfRow(c.spec, rowFromMysql2(c.spec.key, r));
-        source.add(keyText(after));
+      if (!disagreeing) {
+        this.stage = 'done';
+        return 0;
       }
-      c.counts.rowsCompared += rs.length;
-      if (rs.length < c.chunkRows * 5 || c.aborted()) return;
+      this.stage = 'reconcile';
+      this.bad = bad;
+      this.source = null;
+      this.segments.fill('start');
+      await this.c.checkpoint();
     }
-  } finally {
-    conn.release();
-  }
-}
-
-/** Reads the rows of `bad` buckets at the target by key; those without a matching item become suspects. */
-async function reconcile(c: ScanContext, bad: Set<number>, buckets: Buckets): Promise<void> {
-  const conn = await c.pool.getConnection();
-  const m = c.mapping;
-  try {
-    let after: KeyValues | null = null;
-    for (;;) {
-      const { pos, rows } = await readChunk(conn, c.spec, { after, through: null }, c.chunkRows, c.domain);
-      const picked = rows.filter((r) => bad.has(buckets.bucketOf(keyText(keyOfRow(c.spec, r)))));
-      const keys = picked.map((r) => m.keyOf(r));
-      const found = await batchGet(c.client, m.targetTable, c.keyNames, keys, { concurrency: c.concurrency });
-      for (let i = 0; i < picked.length; i += 1) {
-        const verdict = compareItems(m.toItem(picked[i]), found.get(itemKeyText(keys[i], c.keyNames)));
-        if (verdict !== 'match') await c.suspect({ kind: verdict, sourceKey: keyOfRow(c.spec, picked[i]), itemKey: keys[i], seenAtSeq: pos.seq });
-      }
-      if (rows.length < c.chunkRows || c.aborted()) return;
-      after = keyOfRow(c.spec, rows[rows.length - 1]);
+    if (this.stage === 'reconcile') {
+      await Promise.all([this.reconcileSource(), ...this.segments.map((_, s) => this.scanSegment(s, true, (items, conn) => this.reconcileItems(items, conn!)))]);
+      if (this.source === 'done' && this.segments.every((x) => x === null)) this.stage = 'done';
     }
-  } finally {
-    conn.release();
+    return disagreeing;
   }
-}
 
-/** Runs the scan strategy; suspects go to `c.suspect`. Returns the number of disagreeing buckets re-read. */
-export async function scanStrategy(c: ScanContext): Promise<number> {
-  const estimate = await estimateRows(c.pool, c.spec);
-  let size = 1024;
-  while (size < estimate / 16 && size < 1 << 20) size *= 2;
-  const covered = new Buckets(size);
-  const source = new Buckets(size);
-  await Promise.all([targetPass(c, covered), sourcePass(c, source)]);
-  if (c.aborted()) return 0;
-  const bad = source.differing(covered);
-  if (bad.size) await reconcile(c, bad, source);
-  return bad.size;
+  private isBad(keyItem: Item): boolean {
+    const b = keyHash(keyItem, this.c.keyNames) & this.mask;
+    return (this.bad![b >> 3] & (1 << (b & 7))) !== 0;
+  }
+
+  private add(item: Item, sign: 1 | -1): void {
+    const b = (keyHash(item, this.c.keyNames) & this.mask) * 2;
+    const [x, y] = itemDigest(item);
+    this.sums[b] = sign > 0 ? this.sums[b] + x : this.sums[b] - x;
+    this.sums[b + 1] = sign > 0 ? this.sums[b + 1] + y : this.sums[b + 1] - y;
+  }
+
+  /** Source side of the digest pass: plain keyset reads (no snapshot needed), the next chunk prefetched. */
+  private async digestSource(): Promise<void> {
+    if (this.source === 'done') return;
+    const c = this.c;
+    const conn = await c.pool.getConnection();
+    try {
+      const read = (after: KeyValues | null): Promise<Record<string, unknown>[]> => conn.query(chunkQuery(c.spec, { after, through: null }, c.chunkRows)).then(([r]) => r as Record<string, unknown>[]);
+      let next: Promise<Record<string, unknown>[]> | undefined = read(this.source);
+      while (next) {
+        const raw: Record<string, unknown>[] = await next;
+        const rows: Row[] = raw.map((r) => rowFromMysql2(c.spec.columns, r));
+        const last = rows.length < c.chunkRows;
+        const after: KeyValues | null = rows.length ? keyOfRow(c.spec, rows[rows.length - 1]) : null;
+        next = last || c.stopped() ? undefined : read(after);
+        next?.catch(() => undefined); // awaited on the next turn
+        for (const row of rows) this.add(c.mapping.toItem(row), 1);
+        c.counts.rowsCompared += rows.length;
+        this.source = last ? 'done' : after;
+        await c.checkpoint();
+      }
+    } finally {
+      conn.release();
+    }
+  }
+
+  private digestItems(items: readonly Item[]): Promise<void> {
+    for (const item of items) this.add(item, -1);
+    this.c.counts.itemsScanned += items.length;
+    return Promise.resolve();
+  }
+
+  /**
+   * One scan segment, pages prefetched (at least one page per run, so every slice progresses); `take` handles a
+   * page's live items before its position advances. `withConn`: `take` needs a source connection of its own.
+   */
+  private async scanSegment(segment: number, withConn: boolean, take: (items: Item[], conn?: mysql.PoolConnection) => Promise<void>): Promise<void> {
+    if (this.segments[segment] === null) return;
+    const c = this.c;
+    const m = c.mapping;
+    const conn = withConn ? await c.pool.getConnection() : undefined;
+    try {
+      const scan = (start: Item | 'start'): Promise<ScanPage> => scanSourcePage(c.client, m.targetTable, m.sourceId, start === 'start' ? undefined : start, { segment, totalSegments: this.segments.length });
+      let next: Promise<ScanPage> | undefined = scan(this.segments[segment]!);
+      while (next) {
+        const page: ScanPage = await next;
+        next = page.next && !c.stopped() ? scan(page.next) : undefined;
+        next?.catch(() => undefined); // awaited on the next turn
+        await take(page.items.filter((it) => isLive(it)), conn);
+        this.segments[segment] = page.next ?? null;
+        await c.checkpoint();
+      }
+    } finally {
+      conn?.release();
+    }
+  }
+
+  /** Source side of the reconcile pass: rows of disagreeing buckets, compared with the item at their mapped key. */
+  private async reconcileSource(): Promise<void> {
+    if (this.source === 'done') return;
+    const c = this.c;
+    const m = c.mapping;
+    const conn = await c.pool.getConnection();
+    try {
+      // At least one chunk per run, so every slice progresses.
+      do {
+        const { pos, rows } = await readChunk(conn, c.spec, { after: this.source, through: null }, c.chunkRows, c.domain);
+        const picked = rows.map((row) => ({ row, key: m.keyOf(row) })).filter((x) => this.isBad(x.key));
+        const found = await batchGet(c.client, m.targetTable, c.keyNames, picked.map((x) => x.key), { concurrency: c.concurrency });
+        for (const { row, key } of picked) {
+          const verdict = compareItems(m.toItem(row), found.get(itemKeyText(key, c.keyNames)));
+          if (verdict !== 'match') await c.suspect({ kind: verdict, sourceKey: keyOfRow(c.spec, row), itemKey: key, seenAtSeq: pos.seq });
+        }
+        this.source = rows.length < c.chunkRows ? 'done' : keyOfRow(c.spec, rows[rows.length - 1]);
+        await c.checkpoint();
+      } while (this.source !== 'done' && !c.stopped());
+    } finally {
+      conn.release();
+    }
+  }
+
+  /** Target side of the reconcile pass: items of disagreeing buckets whose source row is absent or maps elsewhere. */
+  private async reconcileItems(items: readonly Item[], conn: mysql.PoolConnection): Promise<void> {
+    const c = this.c;
+    const m = c.mapping;
+    const picked: { item: Item; key: KeyValues | null }[] = [];
+    for (const item of items) {
+      if (!this.isBad(item)) continue;
+      let key: KeyValues | null = null;
+      try {
+        const row = m.toRow(item);
+        key = normalizeKey(c.spec, c.spec.key.map((k) => row[k.name] ?? null));
+        if (key.some((v) => v === null)) key = null;
+      } catch {
+        key = null; // an item the mapping cannot read back is extra
+      }
+      picked.push({ item, key });
+    }
+    if (!picked.length) return;
+    const { pos, rows } = await lookupRows(conn, c.spec, picked.filter((x) => x.key).map((x) => x.key!), c.domain);
+    for (const { item, key } of picked) {
+      const row = key ? rows.get(keyText(key)) : undefined;
+      if (row && itemKeyText(m.keyOf(row), c.keyNames) === itemKeyText(item, c.keyNames)) continue; // the source side compares it
+      await c.suspect({ kind: 'extra', sourceKey: key ?? [], itemKey: Object.fromEntries(c.keyNames.map((k) => [k, item[k]])), seenAtSeq: pos.seq });
+    }
+  }
 }

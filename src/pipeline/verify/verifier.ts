@@ -11,8 +11,11 @@
  * - A first disagreement is only a suspect; ./recheck.ts confirms or resolves it. Only confirmed mismatches are
  *   reported, each in the JSONL file, counts in the report.
  * - Comparison ignores the reserved attributes and treats tombstones as absent (./fingerprint.ts).
- * - Resumable: the cursor (phase, last verified key, scan position) is returned at every slice end and in
- *   `onProgress`; suspects are rechecked before a cursor moves past them, so a resume never loses one.
+ * - That is the `lookup` strategy; the `scan` strategy (./scan-strategy.ts, the default for full runs) reads each
+ *   side once in bulk and compares per-bucket digests, reading rows by key only in disagreeing buckets.
+ * - Resumable (both strategies): the cursor (phase, last verified key, scan positions; for `scan` its ScanState) is
+ *   returned at every slice end and in `onProgress`; suspects are rechecked before a cursor moves past them, so a
+ *   resume never loses one.
  * - Sampled mode checks a deterministic fraction of keys (hash of the key) and of scan segments.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -25,7 +28,8 @@ import type { Row } from '../types';
 import { CursorError } from '../backfill/errors';
 import { compareItems } from './fingerprint';
 import { recheck, type Suspect } from './recheck';
-import { scanStrategy } from './scan-strategy';
+import { initialScanState, ScanVerification, type ScanState } from './scan-strategy';
+import { estimateRows } from '../backfill/backfill';
 import { MismatchLog, writeReport, type VerifyCountsFull, type VerifyReport } from './report';
 import { lookupRows, readChunk } from './source';
 import { batchGet, itemKeyText, scanSourcePage } from './target';
@@ -73,12 +77,15 @@ export interface VerifyOptions {
   readonly sliceMs?: number;
   readonly before?: VerifyCountsFull;
   readonly gtidDomain?: number;
+  /** Least time between two `onProgress` calls of the scan strategy (default 1000 ms). */
+  readonly heartbeatMs?: number;
   /** Suspects kept before a recheck round is forced (bounds memory). */
   readonly maxSuspects?: number;
   /**
    * `lookup`: source walk + a point read per row + extras scan (resumable, sliceable; the only one for `sampled`).
-   * `scan`: one Scan of the target + bucket sums (./scan-strategy.ts; one pass, as fast as reading both sides).
-   * `auto` (default): `scan` for a full run from the start, `lookup` otherwise.
+   * `scan`: each side read once in bulk + bucket digests (./scan-strategy.ts; as fast as reading both sides);
+   * resumable and sliceable too (its cursor carries ≤ 32 KB of bucket sums).
+   * `auto` (default): `scan` for a full run from the start and for a scan cursor, `lookup` otherwise.
    */
   readonly strategy?: 'auto' | 'lookup' | 'scan';
 }
@@ -86,8 +93,10 @@ export interface VerifyOptions {
 interface VerifyCursor {
   readonly v: 1;
   readonly table: string;
-  readonly phase: 'source' | 'extras' | 'done';
+  readonly phase: 'source' | 'extras' | 'scan' | 'done';
   readonly after: KeyValues | null;
+  /** The scan strategy's state (phase 'scan'). */
+  readonly scan?: ScanState;
   /** Per scan segment: the next ExclusiveStartKey, null when the segment is done. */
   readonly segments?: (Item | null | 'start')[];
 }
@@ -144,11 +153,13 @@ export async function runVerify(deps: VerifyDeps, o: VerifyOptions): Promise<Ver
   const checkConn = await deps.pool.getConnection();
   const ctx = { conn: checkConn, client: deps.client, mapping: m, spec, keyNames, appliedThrough: deps.appliedThrough, signal: deps.signal, domain: o.gtidDomain, concurrency: o.concurrency };
 
+  let rechecking = false;
   const flush = async (): Promise<void> => {
     if (!suspects.length) return;
     const batch = suspects;
     suspects = [];
-    const { confirmed, resolved } = await recheck(ctx, batch, { timeoutMs: o.recheckTimeoutMs ?? 30_000, settleMs: o.settleMs ?? 500 });
+    rechecking = true;
+    const { confirmed, resolved } = await recheck(ctx, batch, { timeoutMs: o.recheckTimeoutMs ?? 30_000, settleMs: o.settleMs ?? 500 }).finally(() => (rechecking = false));
     counts.resolvedInFlight += resolved;
     for (const x of confirmed) {
       log.append(x);
@@ -181,27 +192,38 @@ export async function runVerify(deps: VerifyDeps, o: VerifyOptions): Promise<Ver
   };
 
   try {
-    const strategy = o.strategy === 'scan' || (o.strategy !== 'lookup' && o.mode === 'full' && !o.cursor) ? 'scan' : 'lookup';
+    const scanCursor = cur.phase === 'scan';
+    const strategy = scanCursor || o.strategy === 'scan' || (o.strategy !== 'lookup' && o.mode === 'full' && !o.cursor) ? 'scan' : 'lookup';
     if (strategy === 'scan') {
       if (o.mode === 'sampled') throw new CursorError('the scan strategy checks everything; use lookup for sampled runs', '');
-      const seen = new Set<string>();
-      const bad = await scanStrategy({
-        pool: deps.pool, client: deps.client, mapping: m, spec, keyNames, segments: Math.max(1, o.scanSegments ?? 4),
-        chunkRows: o.chunkRows ?? 1_000, concurrency: o.concurrency, domain: o.gtidDomain, counts,
-        aborted: () => deps.signal?.aborted === true,
-        suspect: async (x) => {
-          const k = itemKeyText(x.itemKey, keyNames);
-          if (seen.has(k)) return;
-          seen.add(k);
-          suspects.push(x);
-          if (suspects.length >= (o.maxSuspects ?? 2_000)) await flushOnce();
+      if (o.strategy === 'lookup') throw new CursorError('this cursor is from the scan strategy; resume it with the scan (or auto) strategy', o.cursor ?? '');
+      if (o.cursor && !scanCursor) throw new CursorError('this cursor is from the lookup strategy; resume it with the lookup (or auto) strategy', o.cursor);
+      const state = cur.scan ?? initialScanState(await estimateRows(deps.pool, spec), Math.max(1, o.scanSegments ?? 4));
+      let lastBeat = -Infinity;
+      const sv: ScanVerification = new ScanVerification(
+        {
+          pool: deps.pool, client: deps.client, mapping: m, spec, keyNames, chunkRows: o.chunkRows ?? 1_000, concurrency: o.concurrency, domain: o.gtidDomain, counts,
+          stopped: () => stopped() !== null,
+          suspect: async (x) => {
+            suspects.push(x);
+            if (suspects.length >= (o.maxSuspects ?? 2_000)) await flushOnce();
+          },
+          // A cursor is reported only while no suspect is unconfirmed, so a resume never skips one.
+          checkpoint: async () => {
+            if (suspects.length || rechecking || Date.now() - lastBeat < (o.heartbeatMs ?? 1_000)) return;
+            lastBeat = Date.now();
+            cur = { v: 1, table: id, phase: 'scan', after: null, scan: sv.state() };
+            await deps.onProgress?.(progress('done', false));
+          },
         },
-      });
+        state,
+      );
+      const bad = await sv.run();
       await flushOnce();
-      rowsThisRun = counts.rowsCompared;
-      deps.log?.('verify scan strategy finished', { table: id, disagreeingBuckets: bad });
-      if (!deps.signal?.aborted) cur = { v: 1, table: id, phase: 'done', after: null };
-      return progress(deps.signal?.aborted ? 'cancelled' : 'done');
+      rowsThisRun = counts.rowsCompared - (o.before?.rowsCompared ?? 0);
+      cur = sv.done ? { v: 1, table: id, phase: 'done', after: null } : { v: 1, table: id, phase: 'scan', after: null, scan: sv.state() };
+      deps.log?.('verify scan strategy stopped', { table: id, done: sv.done, disagreeingBuckets: bad });
+      return progress(stopped() ?? 'done');
     }
 
     // Phase 1: source walk (prefetching the next chunk while the current one is compared).

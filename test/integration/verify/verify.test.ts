@@ -116,3 +116,57 @@ test('flags one differing attribute, a missing item, a tombstoned live row and a
   expect(s.counts.rowsCompared).toBeLessThan(250);
   for (const m of s.report.mismatches) expect(Object.keys(byKind)).toContain(`${m.kind}:${JSON.stringify(m.sourceKey)}`);
 });
+
+test('the scan strategy resumes: in slices, and from its last heartbeat after a kill, to the same report', async () => {
+  const expected = ['different:["us","10"]', 'extra:["eu","9999"]', 'missing:["us","11"]', 'missing:["us","13"]'];
+  const keysOf = (file: string): string[] => [...new Set(readMismatches(file).map((m) => `${m.kind}:${JSON.stringify(m.sourceKey)}`))].sort();
+  type Run = Awaited<ReturnType<typeof runVerify>>;
+
+  // Slices of ~one chunk: the digest stage, then the reconcile stage, each over several slices.
+  // (Few runs on purpose: each run reads the columns from information_schema, which is slow on a shared server.)
+  const sliced = { ...opts('scan-sliced'), strategy: 'scan' as const, scanSegments: 2, chunkRows: 150 };
+  let s: Run = await runVerify(deps(), { ...sliced, mode: 'full', sliceMs: 1 });
+  let slices = 1;
+  const stages = new Set<string>();
+  while (!s.done) {
+    expect(s.stoppedBy).toBe('slice-elapsed');
+    stages.add((JSON.parse(s.cursor) as { scan: { stage: string } }).scan.stage);
+    s = await runVerify(deps(), { ...sliced, mode: 'resume', cursor: s.cursor, before: s.counts, sliceMs: 1 });
+    slices += 1;
+    if (slices > 40) throw new Error(`no end after ${slices} slices: ${s.cursor.slice(0, 300)}`);
+  }
+  expect(slices).toBeGreaterThan(5);
+  expect([...stages].sort()).toEqual(['digest', 'reconcile']);
+  expect(s.counts).toMatchObject({ rowsCompared: 600, itemsScanned: 599, missing: 2, extra: 1, different: 1 });
+  expect(keysOf(sliced.mismatchFile)).toEqual(expected);
+
+  // Killed: a run aborted at random after a few heartbeats; its return value is thrown away (a killed worker
+  // returns nothing) and the next run resumes from the last heartbeat, as the activity does.
+  const killed = { ...opts('scan-killed'), strategy: 'scan' as const, scanSegments: 2, heartbeatMs: 0, chunkRows: 100 };
+  let heartbeat = null as Run | null;
+  let kills = 0;
+  for (;;) {
+    const ac = new AbortController();
+    let beats = 0;
+    const killAfter = 1 + Math.floor(Math.random() * 4);
+    const r: Run = await runVerify(
+      { ...deps(), signal: ac.signal, onProgress: (p) => {
+        heartbeat = p;
+        if ((beats += 1) >= killAfter && kills < 3) ac.abort();
+      } },
+      { ...killed, mode: heartbeat ? 'resume' : 'full', cursor: heartbeat?.cursor ?? null, before: heartbeat?.counts },
+    );
+    if (r.done) {
+      expect(r.counts).toMatchObject({ rowsCompared: 600, itemsScanned: 599, missing: 2, extra: 1, different: 1 });
+      break;
+    }
+    expect(r.stoppedBy).toBe('cancelled');
+    kills += 1;
+    if (kills > 10) throw new Error(`no end after ${kills} runs`);
+  }
+  expect(kills).toBeGreaterThan(1);
+  expect(keysOf(killed.mismatchFile)).toEqual(expected);
+
+  // A scan cursor is not a lookup cursor.
+  await expect(runVerify(deps(), { ...opts('wrong'), mode: 'resume', strategy: 'lookup', cursor: JSON.stringify({ v: 1, table: `${db}.orders`, phase: 'scan', after: null, scan: {} }) })).rejects.toThrow(/scan strategy/);
+});
