@@ -27,7 +27,7 @@ import { cancellation, heartbeat, mappingFor, withHeartbeats, type PartClients }
 export function cdcSourceOf(c: PartClients, cdc: CdcConfig): CdcSource {
   if (cdc.source === 'builtin') return new BuiltinCdcSource({ db: c.pool, store: c.cdcStore, kafka: c.kafka });
   if (!cdc.dms) throw new ConfigError('cdc.source is dms but cdc.dms (ARNs) is missing', undefined, undefined, 'cdc.dms');
-  return new DmsCdcSource(new DatabaseMigrationServiceClient({}), { ...cdc.dms, broker: serviceEnv().kafkaBrokers.join(',') });
+  return new DmsCdcSource(new DatabaseMigrationServiceClient({ region: serviceEnv().awsRegion }), { ...cdc.dms, broker: serviceEnv().kafkaBrokers.join(',') });
 }
 
 /** The id startCdc gives a table's built-in task (deterministic, so retries and other activities find it). */
