@@ -13,6 +13,9 @@
  *    instance dead only after `livenessMs` without a heartbeat (database clock, stamped after the round started), so
  *    an instance cut off from the flag store stops writing before the barrier stops waiting for it — provided a
  *    single write takes less than livenessMs − staleMs (the usual lease timing assumption).
+ *  - After `stop()` no heartbeat is written any more (a refresh round still in flight when it was called included):
+ *    a heartbeat landing after `retire` would make a retired instance look alive again, and barriers would wait for
+ *    it until its liveness window ran out.
  */
 import type { Logger } from 'pino';
 import type { TableFlags } from './flags';
@@ -37,6 +40,8 @@ export interface FlagWatcherOptions {
   readonly staleMs?: number;
   /** Background-queue size and counters to publish with each heartbeat. */
   readonly report: () => { pendingBackground: number; stats: Record<string, number> };
+  /** Monotonic clock in ms for freshness (default performance.now; tests inject one). */
+  readonly now?: () => number;
   readonly logger?: Logger;
 }
 
@@ -51,17 +56,21 @@ export class FlagWatcher {
   private beating: Promise<void> | undefined;
   private beatAgain = false;
   private stopped = false;
+  private ticking: Promise<void> | undefined;
+  private readonly now: () => number;
 
   constructor(
     private readonly source: FlagSource,
     private readonly sink: HeartbeatSink,
     readonly tableId: string,
     private readonly opts: FlagWatcherOptions,
-  ) {}
+  ) {
+    this.now = opts.now ?? (() => performance.now());
+  }
 
   /** Reads the flags, heartbeats, and starts background refreshing. */
   async start(): Promise<TableFlags> {
-    const t0 = performance.now();
+    const t0 = this.now();
     this.current = await this.source.get(this.tableId);
     await this.heartbeatNow();
     this.confirmedAt = t0;
@@ -78,7 +87,7 @@ export class FlagWatcher {
 
   /** False when the flags could not be confirmed for `staleMs`: writes must hold (see the lease invariant). */
   get fresh(): boolean {
-    return performance.now() - this.confirmedAt < (this.opts.staleMs ?? 5000); // monotonic: immune to clock steps
+    return this.now() - this.confirmedAt < (this.opts.staleMs ?? 5000); // monotonic: immune to clock steps
   }
 
   /** The version this instance reports: the lowest still held by an open lease, else the current one. */
@@ -140,8 +149,9 @@ export class FlagWatcher {
     return this.flags;
   }
 
-  /** Writes the heartbeat now (coalesces concurrent calls; a call during a write triggers one more write). */
+  /** Writes the heartbeat now (coalesces concurrent calls; a call during a write triggers one more write); none after stop. */
   async heartbeatNow(): Promise<void> {
+    if (this.stopped) return;
     if (this.beating) {
       this.beatAgain = true;
       return this.beating;
@@ -163,27 +173,33 @@ export class FlagWatcher {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     for (const w of [...this.waiters]) w();
+    // A round in flight ends without heartbeating (heartbeatNow checks `stopped`); wait for it and for a heartbeat
+    // already on the wire, so that `retire` below is the last write of this instance.
+    await this.ticking;
     await this.beating?.catch(() => undefined);
     if (opts.retire) await this.sink.retire(this.tableId, this.opts.instanceId);
   }
 
-  private ticking = false;
+  /** One round (never two at once): re-read the flags, then heartbeat; it counts for freshness only if both succeeded. */
+  private tick(): Promise<void> {
+    if (this.ticking || this.stopped) return this.ticking ?? Promise.resolve();
+    this.ticking = this.round().finally(() => {
+      this.ticking = undefined;
+    });
+    return this.ticking;
+  }
 
-  /** One round: re-read the flags, then heartbeat; the round counts for freshness only if both succeeded. */
-  private async tick(): Promise<void> {
-    if (this.ticking || this.stopped) return;
-    this.ticking = true;
+  private async round(): Promise<void> {
     try {
-      const t0 = performance.now();
+      const t0 = this.now();
       const before = this.flags.version;
       await this.refresh();
       if (this.flags.version === before) await this.heartbeatNow();
+      if (this.stopped) return;
       this.confirmedAt = t0;
       for (const w of [...this.waiters]) w();
     } catch (e) {
       this.opts.logger?.warn({ table: this.tableId, err: e }, 'routing flag refresh or heartbeat failed; keeping cached flags');
-    } finally {
-      this.ticking = false;
     }
   }
 }

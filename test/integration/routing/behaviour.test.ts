@@ -174,7 +174,9 @@ it('fenced: writes are held, not failed, and run under the next mode once it is 
 it('self-fences: an instance that cannot confirm its flags holds writes (reads go on), and resumes when it can', async () => {
   let down = false;
   const source = { get: async (id: string) => (down ? Promise.reject(new Error('flag store unreachable')) : fx.flagStore.get(id)) };
-  const cut = await fx.open('ev', { flagSource: source, staleMs: 150, fenceTimeoutMs: 400 });
+  // fenceTimeoutMs bounds both the hold that must fail (cut off) and the hold that must end (the first successful
+  // round after the store is back: a flag read + a heartbeat, which a loaded CI machine can stretch past 400 ms).
+  const cut = await fx.open('ev', { flagSource: source, staleMs: 150, fenceTimeoutMs: 3000 });
   await writeMode('mysql-only');
   await fx.flagStore.update(tableId(), { readPercent: 0 });
   await cut.refreshFlags();

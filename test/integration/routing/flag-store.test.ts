@@ -76,11 +76,15 @@ it('barrier: ignores instances whose heartbeat is older than the liveness window
   await live.start();
   const v = await fx.flagStore.update(id, { writeMode: 'mysql-primary' });
   await live.refresh();
-  await new Promise((r) => setTimeout(r, 400));
-  expect((await fx.flagStore.awaitBarrier(id, v.version, { timeoutMs: 2000, livenessMs: 300, pollMs: 20 })).map((s) => s.instanceId)).toEqual(['app-live']);
-  await expect(fx.flagStore.awaitBarrier(id, v.version, { timeoutMs: 300, livenessMs: 300, requireDrained: true, pollMs: 20 })).rejects.toThrow(/app-live \[3 background writes pending\]/);
+  // The dead instance's last heartbeat precedes this pause (a stopped watcher writes none), so it is older than the
+  // liveness window by construction; the window itself is 30 heartbeat intervals, so the live instance stays live
+  // even when a loaded machine delays a few heartbeats.
+  const livenessMs = 1500;
+  await new Promise((r) => setTimeout(r, livenessMs + 100));
+  expect((await fx.flagStore.awaitBarrier(id, v.version, { timeoutMs: 2000, livenessMs, pollMs: 20 })).map((s) => s.instanceId)).toEqual(['app-live']);
+  await expect(fx.flagStore.awaitBarrier(id, v.version, { timeoutMs: 300, livenessMs, requireDrained: true, pollMs: 20 })).rejects.toThrow(/app-live \[3 background writes pending\]/);
   pending = 0;
-  await expect(fx.flagStore.awaitBarrier(id, v.version, { timeoutMs: 3000, livenessMs: 300, requireDrained: true, pollMs: 20 })).resolves.toHaveLength(1);
+  await expect(fx.flagStore.awaitBarrier(id, v.version, { timeoutMs: 3000, livenessMs, requireDrained: true, pollMs: 20 })).resolves.toHaveLength(1);
   const statuses = await fx.flagStore.instances(id, 300);
   expect(statuses.find((s) => s.instanceId === 'app-dead')?.live).toBe(false);
   await live.stop({ retire: true });

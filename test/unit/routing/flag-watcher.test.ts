@@ -21,8 +21,8 @@ afterEach(async () => {
   for (const w of watchers.splice(0)) await w.stop();
 });
 
-function make(m: ReturnType<typeof memory>, staleMs = 5000): FlagWatcher {
-  const w = new FlagWatcher(m.source, m.sink, 'db.t', { instanceId: 'i1', intervalMs: 100_000, staleMs, report: () => ({ pendingBackground: 0, stats: {} }) });
+function make(m: ReturnType<typeof memory>, staleMs = 5000, now?: () => number): FlagWatcher {
+  const w = new FlagWatcher(m.source, m.sink, 'db.t', { instanceId: 'i1', intervalMs: 100_000, staleMs, now, report: () => ({ pendingBackground: 0, stats: {} }) });
   watchers.push(w);
   return w;
 }
@@ -61,14 +61,43 @@ it('never applies a lower version than it runs', async () => {
 });
 
 it('is not fresh once refreshes fail for longer than staleMs (writes must hold), and recovers', async () => {
+  // A controlled clock: freshness is a statement about elapsed time, and a loaded machine must not decide it.
+  let clock = 1_000;
   const m = memory();
-  const w = make(m, 50);
+  const w = make(m, 50, () => clock);
+  const tick = () => (w as unknown as { tick(): Promise<void> }).tick();
   await w.start();
+  clock += 49;
   expect(w.fresh).toBe(true);
   m.fail.on = true;
-  await new Promise((r) => setTimeout(r, 80));
+  await tick(); // a failed round does not confirm
+  clock += 1;
   expect(w.fresh).toBe(false);
   m.fail.on = false;
-  await (w as unknown as { tick(): Promise<void> }).tick();
+  await tick();
   expect(w.fresh).toBe(true);
+  clock += 49;
+  expect(w.fresh).toBe(true); // confirmed as of the start of the last successful round
+});
+
+it('writes no heartbeat after stop, not even from a refresh round that was in flight (it would un-retire the instance)', async () => {
+  const m = memory();
+  let releaseGet: (() => void) | undefined;
+  const slow: FlagSource = { get: (id) => (releaseGet ? m.source.get(id) : new Promise((r) => (releaseGet = () => r(m.source.get(id))))) };
+  const retired: string[] = [];
+  const sink: HeartbeatSink = { heartbeat: m.sink.heartbeat, retire: async (_t, id) => void retired.push(`retired ${id}`) };
+  const w = new FlagWatcher(slow, sink, 'db.t', { instanceId: 'i9', intervalMs: 100_000, report: () => ({ pendingBackground: 0, stats: {} }) });
+  releaseGet = () => undefined; // start() reads at once
+  await w.start();
+  const beatsAtStart = m.beats.length;
+  releaseGet = undefined; // the next read hangs until released
+  const round = (w as unknown as { tick(): Promise<void> }).tick();
+  await new Promise((r) => setImmediate(r));
+  const stopping = w.stop({ retire: true });
+  (releaseGet as unknown as () => void)();
+  await Promise.all([round, stopping]);
+  w.release(w.acquire()); // a request ending after stop does not heartbeat either
+  await w.heartbeatNow();
+  expect(m.beats.length).toBe(beatsAtStart);
+  expect(retired).toEqual(['retired i9']);
 });
