@@ -133,29 +133,6 @@ export function compareItems(expected: Item | undefined, found: Item | undefined
   return sameUserAttributes(expected, found) ? 'match' : 'different';
 }
 
-/** The canonical text of one attribute for digests (no JSON escaping needed: one attribute is hashed at a time). */
-function digestText(v: AttributeValue): string {
-  if (v.S !== undefined) return `S${v.S}`;
-  if (v.N !== undefined) return `N${canonicalNumber(v.N)}`;
-  if (v.BOOL !== undefined) return v.BOOL ? 'T' : 'F';
-  return canonicalValue(v);
-}
-
-/** Two independent 32-bit hashes of `a` + U+0001 + `b` (FNV-1a and a murmur3-style lane), finalised. */
-function hash2(a: string, b: string, out: Uint32Array): void {
-  let x = 0x811c9dc5;
-  let y = 0x1b873593;
-  const n = a.length + 1 + b.length;
-  for (let i = 0; i < n; i += 1) {
-    const c = i < a.length ? a.charCodeAt(i) : i === a.length ? 1 : b.charCodeAt(i - a.length - 1);
-    x = Math.imul(x ^ c, 0x01000193);
-    y = Math.imul(y ^ c, 0xcc9e2d51);
-    y = (y << 15) | (y >>> 17);
-  }
-  out[0] = fmix(x ^ n);
-  out[1] = fmix(y ^ 0x5bd1e995);
-}
-
 /** murmur3's 32-bit finaliser. */
 function fmix(h: number): number {
   h ^= h >>> 16;
@@ -166,28 +143,83 @@ function fmix(h: number): number {
   return h >>> 0;
 }
 
-const lanes = new Uint32Array(2);
-
-/**
- * A 64-bit digest of an item's user attributes as [lane0, lane1] (reserved attributes ignored): equal for
- * canonically equal items (what `sameUserAttributes` means), different otherwise except with probability ≈ 2^-64.
- */
-export function itemDigest(item: Item): [number, number] {
-  let a = 0;
-  let b = 0;
-  for (const k in item) {
-    if (RESERVED.has(k)) continue;
-    hash2(k, digestText(item[k]), lanes);
-    a = (a + lanes[0]) >>> 0;
-    b = (b + lanes[1]) >>> 0;
+// Two independent 32-bit lanes (FNV-1a and a murmur3-style lane) fed character by character, no strings built.
+let lx = 0;
+let ly = 0;
+function feed(text: string): void {
+  let x = lx;
+  let y = ly;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    x = Math.imul(x ^ c, 0x01000193);
+    y = Math.imul(y ^ c, 0xcc9e2d51);
+    y = (y << 15) | (y >>> 17);
   }
-  return [a, b];
+  lx = x;
+  ly = y;
 }
 
-/** A 32-bit hash of an item's key attributes (canonical values, in `keyNames` order): where the key's bucket is. */
+/** Hashes one attribute (its name, a type tag and its canonical value) into lx, ly. */
+function attrHash(name: string, v: AttributeValue): void {
+  lx = 0x811c9dc5;
+  ly = 0x1b873593;
+  feed(name);
+  if (v.S !== undefined) {
+    feed('\u0001S');
+    feed(v.S);
+  } else if (v.N !== undefined) {
+    feed('\u0001N');
+    feed(canonicalNumber(v.N));
+  } else if (v.BOOL !== undefined) feed(v.BOOL ? '\u0001T' : '\u0001F');
+  else {
+    feed('\u0001');
+    feed(canonicalValue(v));
+  }
+  lx = fmix(lx);
+  ly = fmix(ly ^ 0x5bd1e995);
+}
+
+/** The bucket hash of up to two key attributes' first lanes. */
+function combineKey(k0: number, k1: number): number {
+  return fmix(k0 ^ Math.imul(k1, 0x9e3779b1));
+}
+
+/** A digest of an item: [lane0, lane1] of its user attributes and the hash of its key attributes. */
+export interface Digest {
+  readonly a: number;
+  readonly b: number;
+  /** keyHash(item, keyNames): which bucket the item belongs to. */
+  readonly key: number;
+}
+
+/**
+ * A 64-bit digest (a, b) of an item's user attributes (reserved attributes ignored), an order-free sum of one hash
+ * per attribute: equal for canonically equal items (what `sameUserAttributes` means), different otherwise except
+ * with probability ≈ 2^-64; plus `keyHash` of its key attributes (`keyNames`: partition key, then sort key), in the
+ * same pass.
+ */
+export function itemDigest(item: Item, keyNames: readonly string[] = []): Digest {
+  let a = 0;
+  let b = 0;
+  let k0 = 0;
+  let k1 = 0;
+  for (const k in item) {
+    if (RESERVED.has(k)) continue;
+    attrHash(k, item[k]);
+    a = (a + lx) >>> 0;
+    b = (b + ly) >>> 0;
+    if (k === keyNames[0]) k0 = lx;
+    else if (k === keyNames[1]) k1 = lx;
+  }
+  return { a, b, key: combineKey(k0, k1) };
+}
+
+/** A 32-bit hash of an item's key attributes (`keyNames`, at most two): the same as itemDigest(item, keyNames).key. */
 export function keyHash(item: Item, keyNames: readonly string[]): number {
-  let text = '';
-  for (const k of keyNames) text += `${item[k] === undefined ? '' : digestText(item[k])}\u0002`;
-  hash2(text, '', lanes);
-  return lanes[0];
+  const part = (k: string | undefined): number => {
+    if (k === undefined || item[k] === undefined) return 0;
+    attrHash(k, item[k]);
+    return lx;
+  };
+  return combineKey(part(keyNames[0]), part(keyNames[1]));
 }

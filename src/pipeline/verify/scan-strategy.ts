@@ -156,8 +156,8 @@ export class ScanVerification {
   }
 
   private add(item: Item, sign: 1 | -1): void {
-    const b = (keyHash(item, this.c.keyNames) & this.mask) * 2;
-    const [x, y] = itemDigest(item);
+    const { a: x, b: y, key } = itemDigest(item, this.c.keyNames);
+    const b = (key & this.mask) * 2;
     this.sums[b] = sign > 0 ? this.sums[b] + x : this.sums[b] - x;
     this.sums[b + 1] = sign > 0 ? this.sums[b + 1] + y : this.sums[b + 1] - y;
   }
