@@ -13,6 +13,10 @@
  * service` warning per attempt naming the service, endpoint and setting, retried with capped backoff until it
  * answers (CUTOVER_STARTUP_WAIT_MS bounds the wait; default unbounded), as a long-running service should; the
  * same when Kafka drops between that wait and the consumer's connect.
+ *
+ * Replay and rebuild (./etl-replay.ts): `--replay-from earliest|<ISO time>|<p:o,…>` resets the group before this
+ * process joins it; `--rebuild --truncate-target` first deletes the mapping's sources' items from the target, then
+ * replays from the first offsets. Both refuse, naming the group, while any ETL process of the group still runs.
  */
 import { Command } from 'commander';
 import { createDynamoClient } from '../infra/dynamodb';
@@ -26,6 +30,7 @@ import { ensureTargetTable } from '../pipeline/target/table';
 import { createMysqlPool } from '../infra/mysql';
 import { readColumns, type ColumnInfo } from '../pipeline/row/codec';
 import { loadMappingFile } from '../pipeline/transform/mapping';
+import { performReset, resetRequest, type ResetFlags } from './etl-replay';
 
 async function main(): Promise<void> {
   loadStackEnv();
@@ -47,10 +52,15 @@ async function main(): Promise<void> {
     .option('--max-dlq <n>', 'stop after this many dead letters', num)
     .option('--max-dlq-rate <f>', 'stop when this fraction of recent events is dead-lettered', num, 0.5)
     .option('--quiet', 'no progress lines')
+    .option('--replay-from <from>', 'before joining: reset the stopped group to earliest | an ISO timestamp | partition:offset,…')
+    .option('--rebuild', 'before joining: delete every item of the mapping\'s sources from the target, then replay from the first offsets')
+    .option('--truncate-target', 'consent to the deletes of --rebuild')
+    .option('--fresh-backfill', 'with --rebuild: a new backfill will reload the topic (skips the full-history check)')
     .parse(process.argv)
-    .opts<{ mapping: string; topic: string; group: string; dlqTopic?: string; controlTable: string; initialMode: 'exclusive' | 'shared'; createTarget?: boolean; maxWriteRate?: number; concurrency: number; maxEventsPerApply: number; sessionTimeout: number; leaseMs: number; leaseMarginMs: number; maxDlq?: number; maxDlqRate: number; quiet?: boolean }>();
+    .opts<ResetFlags & { mapping: string; topic: string; group: string; dlqTopic?: string; controlTable: string; initialMode: 'exclusive' | 'shared'; createTarget?: boolean; maxWriteRate?: number; concurrency: number; maxEventsPerApply: number; sessionTimeout: number; leaseMs: number; leaseMarginMs: number; maxDlq?: number; maxDlqRate: number; quiet?: boolean }>();
 
   loadMappingFile(o.mapping); // a bad mapping fails now, whether or not the services are up
+  const reset = resetRequest(o); // so does a bad --replay-from
   const ac = new AbortController();
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => ac.abort(new Error(sig)));
   const onWait = (p: CutoverError, retryInMs: number, attempt: number): void =>
@@ -75,6 +85,7 @@ async function main(): Promise<void> {
   const mappings = loadMappingFile(o.mapping, (id) => columns.get(id));
   const control = new ControlStore(client, o.controlTable, { ...DEFAULT_LEASE, durationMs: o.leaseMs, marginMs: o.leaseMarginMs });
   await control.ensureTable();
+  await performReset(reset, { client, control, mappings, group: o.group, topic: o.topic, signal: ac.signal });
   const known = (await control.getGroup(o.group)) !== undefined; // freshness is recorded once, when the group is new
   let fresh = true;
   for (const table of new Set(mappings.map((m) => m.targetTable))) {
