@@ -50,12 +50,19 @@ const gc = vm.runInNewContext('gc') as () => void;
  * Memory growth (MB) of heap + array buffers while `fn` runs: `peak` sampled every 20 ms (includes garbage not yet
  * collected and the chunks in flight), `retained` sampled right after a full GC at the end of every chunk (what the
  * copy keeps alive: flat when nothing accumulates).
+ *
+ * The GC runs twice: V8 frees dead ArrayBuffers' backing stores on a concurrent sweeper, so right after one gc()
+ * `arrayBuffers` still counts the Kafka request and MySQL packet buffers of chunks already published (spikes of
+ * 5–17 MB at random chunk ends). The maximum over chunk ends then grew with the number of chunks — that was the
+ * "growth" with the row count (11.5 → 17–21 MB at 25k → 250k); the next GC completes the sweep. With it, measured
+ * apart: 4.9–6.3 MB at 25k vs 5.4–5.5 MB at 250k, every quarter of the 250k run the same.
  */
 async function memoryGrowth(fn: (afterChunk: () => void) => Promise<unknown>): Promise<{ peak: number; retained: number }> {
   const used = (): number => {
     const m = process.memoryUsage();
     return m.heapUsed + m.arrayBuffers;
   };
+  gc();
   gc();
   const base = used();
   let peak = base;
@@ -64,6 +71,7 @@ async function memoryGrowth(fn: (afterChunk: () => void) => Promise<unknown>): P
   try {
     await fn(() => {
       gc();
+      gc(); // completes the concurrent sweep of dead ArrayBuffers (see above)
       retained = Math.max(retained, used());
     });
   } finally {
