@@ -9,14 +9,17 @@
  *    instead of pretending to succeed;
  *  - a CutoverError whose `retriable` is false (bad input: a mapping, config or source that cannot work, whichever
  *    module's subclass it is) fails non-retryably at once, keeping its class name as the failure type, so the
- *    workflow stops for an operator instead of retrying a hopeless call for minutes.
+ *    workflow stops for an operator instead of retrying a hopeless call for minutes;
+ *  - every failure crosses into workflow history through toHistorySafeFailure (./failure.ts): class name, a message
+ *    with quoted literals masked (config/preflight messages verbatim), no cause chain, no details, so no row value
+ *    reaches the history; the raw message is logged locally at debug level only.
  * No business logic lives here.
  */
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityCtx, MigrationActivities } from '../shared/activity-contract';
 import { MIGRATION_ACTIVITY_NAMES } from '../shared/activity-contract';
-import { CutoverError, NotImplementedError } from '../shared/errors';
+import { NotImplementedError } from '../shared/errors';
+import { toHistorySafeFailure } from './failure';
 import { migrationLogger, type Logger } from '../infra/logger';
 import type { CutoverMetrics } from '../infra/metrics';
 
@@ -92,10 +95,10 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
         return result;
       } catch (err) {
         deps.metrics?.activitySeconds.observe({ activity: name, outcome: 'error' }, (Date.now() - started) / 1000);
-        const e = err as Error;
-        log.warn({ attempt, ms: Date.now() - started, errorType: e?.name, error: e?.message }, 'activity failed');
-        if (err instanceof CutoverError && !err.retriable) throw ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: true, cause: err });
-        throw err;
+        const failure = toHistorySafeFailure(err);
+        log.warn({ attempt, ms: Date.now() - started, errorType: (err as Error)?.name, error: failure.message }, 'activity failed');
+        log.debug({ attempt, error: (err as Error)?.message }, 'activity failed (raw message, local log only)');
+        throw failure;
       }
     };
   }

@@ -84,7 +84,7 @@ export function keyText(key: KeyValues): string {
 /** The exact SQL literal of `v` for column `c`; throws BackfillConfigError on a value of the wrong shape. */
 export function sqlLiteral(spec: TableSpec, c: ColumnInfo, v: ColumnValue): string {
   const bad = (why: string): never => {
-    throw new BackfillConfigError(`${why}: ${JSON.stringify(v)}`, spec.schema, spec.table, c.name);
+    throw new BackfillConfigError(`${why}, got ${v === null ? 'NULL' : typeof v === 'object' ? 'a binary value' : `a ${typeof v}`}` /* never the value: messages can reach workflow history */, spec.schema, spec.table, c.name);
   };
   if (v === null) return bad('NULL in a key column');
   if (NUMERIC.has(c.dataType)) {

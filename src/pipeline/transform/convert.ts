@@ -7,6 +7,7 @@
  *   an item built here equals the item DynamoDB returns. More than 38 significant digits is an error, not a rounding.
  * - `decodeValue(encodeValue(v)) === v` for every value of a column whose facts (kind, scale, fsp, members) are known;
  *   without facts, the decode picks the natural canonical form (documented per case below).
+ * - Error messages never contain the value (only its kind and length): they can reach workflow history.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { ColumnValue } from '../types';
@@ -51,7 +52,7 @@ export function resolveAuto(kind: SourceKind): ConversionType {
 /** DynamoDB's canonical text of a decimal number; throws RangeError beyond 38 significant digits. */
 export function normalizeNumber(text: string): string {
   const m = /^\s*([+-])?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*$/.exec(text);
-  if (!m || (m[2] === '' && (m[3] ?? '') === '')) throw new RangeError(`not a number: ${JSON.stringify(text)}`);
+  if (!m || (m[2] === '' && (m[3] ?? '') === '')) throw new RangeError(`not a number (${describeText(text)})`);
   const neg = m[1] === '-';
   let digits = (m[2] ?? '') + (m[3] ?? '');
   let point = (m[2] ?? '').length + Number(m[4] ?? 0); // position of the decimal point within `digits`
@@ -60,8 +61,8 @@ export function normalizeNumber(text: string): string {
   point -= lead;
   digits = digits.replace(/0+$/, '');
   if (digits === '') return '0';
-  if (digits.length > 38) throw new RangeError(`${text} has more than 38 significant digits (DynamoDB's limit)`);
-  if (point > 126 || point < -129) throw new RangeError(`${text} is out of DynamoDB's number range`);
+  if (digits.length > 38) throw new RangeError(`${digits.length} significant digits, more than DynamoDB's 38`);
+  if (point > 126 || point < -129) throw new RangeError(`decimal exponent ${point} is out of DynamoDB's number range`);
   let out: string;
   if (point <= 0) out = `0.${'0'.repeat(-point)}${digits}`;
   else if (point >= digits.length) out = digits + '0'.repeat(point - digits.length);
@@ -77,13 +78,27 @@ export function withScale(n: string, scale: number): string {
   return neg && /[1-9]/.test(out) ? `-${out}` : out;
 }
 
+/**
+ * Messages never quote the value (a message may reach logs or, through an activity failure, workflow history): they
+ * say what kind of value it was and its length, and the caller names the table, column and row.
+ */
+function describeText(text: string): string {
+  return `text of ${text.length} characters`;
+}
+
+function describeValue(v: ColumnValue): string {
+  if (v === null) return 'NULL';
+  if (typeof v === 'object') return `binary of ${Buffer.from(v.$b64, 'base64').length} bytes`;
+  return typeof v === 'number' ? 'a number' : describeText(v);
+}
+
 const DT = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?)?$/;
 
 function datetimeToAttr(v: string, format: DatetimeFormat): AttributeValue {
   const m = DT.exec(v);
-  if (!m) throw new TypeError(`not a DATETIME value: ${JSON.stringify(v)}`);
+  if (!m) throw new TypeError(`not a DATETIME value (${describeText(v)})`);
   const [, y, mo, d, h = '00', mi = '00', s = '00', f = ''] = m;
-  if (Number(mo) < 1 || Number(d) < 1) throw new TypeError(`zero date ${JSON.stringify(v)} has no time-stamp form`);
+  if (Number(mo) < 1 || Number(d) < 1) throw new TypeError('a zero date has no time-stamp form');
   if (format === 'iso') return { S: `${y}-${mo}-${d}T${h}:${mi}:${s}${f ? `.${f}` : ''}Z` };
   const secs = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)) / 1000;
   if (format === 'epochSeconds') return { N: normalizeNumber(`${secs}.${f || '0'}`) };
@@ -100,7 +115,7 @@ function attrToDatetime(a: AttributeValue, format: DatetimeFormat, facts: Column
   let frac: string;
   if (format === 'iso') {
     const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$/.exec(a.S ?? '');
-    if (!m) throw new TypeError(`not an ISO time stamp: ${JSON.stringify(a.S)}`);
+    if (!m) throw new TypeError(`not an ISO time stamp (${describeText(a.S ?? '')})`);
     base = `${m[1]} ${m[2]}`;
     frac = m[3] ?? '';
   } else {
@@ -143,13 +158,13 @@ export function encodeValue(v: ColumnValue, type: ConversionType, facts: ColumnF
       return { S: textOf(v) };
     case 'number':
       if (typeof v === 'object') throw new TypeError('a binary value cannot be a number');
-      if (typeof v === 'number' && !Number.isFinite(v)) throw new RangeError(`${v} is not a finite number`);
+      if (typeof v === 'number' && !Number.isFinite(v)) throw new RangeError('not a finite number');
       return { N: normalizeNumber(String(v)) };
     case 'boolean': {
       const t = textOf(v).toLowerCase();
       if (t === '1' || t === 'true') return { BOOL: true };
       if (t === '0' || t === 'false') return { BOOL: false };
-      throw new TypeError(`${JSON.stringify(v)} is not a boolean (0/1/true/false)`);
+      throw new TypeError(`not a boolean (0/1/true/false): ${describeValue(v)}`);
     }
     case 'binary':
       return { B: typeof v === 'object' ? Buffer.from(v.$b64, 'base64') : Buffer.from(String(v), 'utf8') };
@@ -218,5 +233,5 @@ export function decodeValue(a: AttributeValue, type: ConversionType, facts: Colu
     case 'datetime':
       return attrToDatetime(a, format, facts);
   }
-  throw new TypeError(`attribute ${JSON.stringify(a)} does not match conversion ${type}`);
+  throw new TypeError(`attribute of type ${Object.keys(a).join('/')} does not match conversion ${type}`);
 }

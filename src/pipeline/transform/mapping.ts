@@ -287,7 +287,7 @@ export function compileMapping(tableConfig: TableMappingConfig | TableSpec, colu
       const a = item[k.attribute];
       const text = a?.S ?? a?.N ?? (a?.B ? Buffer.from(a.B).toString('base64') : undefined);
       const parts = text === undefined ? undefined : parseRendered(k.template, text);
-      if (!parts) throw terr(`item key ${k.attribute}=${JSON.stringify(text)} was not written by this mapping`);
+      if (!parts) throw terr(`item key ${k.attribute} (${text === undefined ? 'missing' : `${text.length} characters`}) was not written by this mapping`);
       for (const [c, t] of Object.entries(parts)) {
         if (c in row) continue;
         const f = factsOf(c);

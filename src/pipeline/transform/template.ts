@@ -86,7 +86,7 @@ export function parseRendered(t: Template, s: string): Record<string, string> | 
   t.columns.forEach((c, i) => {
     const raw = m[i + 1];
     const v = t.escaped.size ? decodeURIComponent(raw) : raw;
-    if (out[c] !== undefined && out[c] !== v) throw new Error(`template "${t.text}" repeats {${c}} with different values in "${s}"`);
+    if (out[c] !== undefined && out[c] !== v) throw new Error(`template "${t.text}" repeats {${c}} with different values in one rendered key`);
     out[c] = v;
   });
   return out;
