@@ -15,6 +15,7 @@
  *       mapping: mappings/orders.yaml   # relative to this file
  *       cdc: { topic: cutover.shop.orders, partitions: 12 }   # topic default: cutover.<db>.<table>
  *       etl: { group: cutover-etl.shop.orders, runner: workflow, consumers: 2 }
+ *       backfill: { maxRowsPerSecond: 5000, maxLag: 30s, maxLagMessages: 200000 }   # copy waits while lag exceeds
  *
  * Durations are numbers of milliseconds or strings like "500ms", "30s", "10m", "2h".
  */
@@ -47,7 +48,7 @@ const tableFields = {
     dms: z.object({ replicationInstanceArn: z.string(), sourceEndpointArn: z.string(), targetEndpointArn: z.string(), taskIdentifier: z.string().optional() }).strict().optional(),
   }).strict().partial(),
   etl: z.object({ group: z.string().min(1), runner: z.enum(['workflow', 'external']), consumers: z.number().int().positive() }).strict().partial(),
-  backfill: z.object({ maxRowsPerSecond: z.number().positive(), parallelism: z.number().int().positive(), targetChunk: duration }).strict().partial(),
+  backfill: z.object({ maxRowsPerSecond: z.number().positive(), parallelism: z.number().int().positive(), targetChunk: duration, maxLag: duration, maxLagMessages: z.number().int().nonnegative() }).strict().partial(),
   verify: z.object({ mode: z.enum(['full', 'sampled']), sampleFraction: z.number().gt(0).max(1), repairAttempts: z.number().int().nonnegative() }).strict().partial(),
   readLadder: z.array(percent).min(1).refine((l) => l.every((p, i) => i === 0 || p > l[i - 1]) && l[l.length - 1] === 100, 'must rise strictly and end at 100'),
   soak: z.object({ readStep: duration, shadowWrites: duration, flipWrites: duration }).strict().partial(),
@@ -93,7 +94,7 @@ function buildTable(file: string, d: Defaults, t: TableEntry): TableMigrationCon
   const pick = <K extends keyof Defaults>(k: K) => ({ ...(d[k] as object), ...(t[k] as object) });
   const cdc = pick('cdc') as Partial<TableMigrationConfig['cdc']>;
   const etl = pick('etl') as Partial<TableMigrationConfig['etl']>;
-  const bf = pick('backfill') as { maxRowsPerSecond?: number; parallelism?: number; targetChunk?: number };
+  const bf = pick('backfill') as { maxRowsPerSecond?: number; parallelism?: number; targetChunk?: number; maxLag?: number; maxLagMessages?: number };
   const soak = pick('soak') as { readStep?: number; shadowWrites?: number; flipWrites?: number };
   const source = cdc.source ?? 'builtin';
   if (source === 'dms' && !cdc.dms) throw new ConfigError('cdc.source is dms but cdc.dms (replication instance and endpoint ARNs) is missing', file, t.source, 'cdc.dms');
@@ -104,7 +105,10 @@ function buildTable(file: string, d: Defaults, t: TableEntry): TableMigrationCon
     createTarget: t.createTarget ?? d.createTarget ?? CONFIG_DEFAULTS.createTarget,
     cdc: { source, topic: cdc.topic ?? `cutover.${database}.${table}`, partitions: cdc.partitions ?? 6, ...(cdc.dms ? { dms: cdc.dms } : {}) },
     etl: { group: etl.group ?? `cutover-etl.${database}.${table}`, runner: etl.runner ?? CONFIG_DEFAULTS.etl.runner, consumers: etl.consumers ?? CONFIG_DEFAULTS.etl.consumers },
-    backfill: { maxRowsPerSecond: bf.maxRowsPerSecond, parallelism: bf.parallelism ?? CONFIG_DEFAULTS.backfill.parallelism, targetChunkMs: bf.targetChunk ?? CONFIG_DEFAULTS.backfill.targetChunkMs },
+    backfill: { maxRowsPerSecond: bf.maxRowsPerSecond, parallelism: bf.parallelism ?? CONFIG_DEFAULTS.backfill.parallelism, targetChunkMs: bf.targetChunk ?? CONFIG_DEFAULTS.backfill.targetChunkMs,
+      maxLagMs: bf.maxLag ?? CONFIG_DEFAULTS.backfill.maxLagMs,
+      maxLagMessages: bf.maxLagMessages ?? CONFIG_DEFAULTS.backfill.maxLagMessages,
+    },
     verify: { ...CONFIG_DEFAULTS.verify, ...(pick('verify') as object) } as TableMigrationConfig['verify'],
     readLadder: t.readLadder ?? d.readLadder ?? CONFIG_DEFAULTS.readLadder,
     soak: {

@@ -131,6 +131,11 @@ export interface BackfillInput extends TableInput {
   readonly sliceMs: number;
   /** Rows copied before this slice (so the returned total is cumulative). */
   readonly rowsCopiedBefore: number;
+  /** The ETL group whose backlog on `topic` the lag back-off watches (absent: only CDC lag is watched). */
+  readonly group?: string;
+  /** Lag back-off limits (migration-config `backfill.maxLagMs` / `maxLagMessages`); absent: the defaults, 0: off. */
+  readonly maxLagMs?: number;
+  readonly maxLagMessages?: number;
 }
 
 /** Cumulative progress; also the heartbeat details of runBackfill. */
@@ -143,6 +148,8 @@ export interface BackfillProgress {
   /** Times the target throttled or CDC lag forced a back-off during this slice. */
   readonly throttles: number;
   readonly stoppedBy: StoppedBy;
+  /** Why the copy is holding right now (e.g. "ETL backlog 12000 events > maxLagMessages 5000"); absent when copying. */
+  readonly waitingOn?: string;
 }
 
 // ------------------------------------------------------------------------------------------------------------- ETL

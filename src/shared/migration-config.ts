@@ -86,6 +86,13 @@ export interface TableMigrationConfig {
     readonly parallelism: number;
     /** Target time per chunk; the chunk size adapts to it. */
     readonly targetChunkMs: number;
+    /**
+     * Lag back-off (like gh-ost's max-lag-millis): before each chunk the copy waits while the CDC reader's lag or the
+     * ETL's time lag (backlog ÷ apply rate) exceeds this many ms; 0 disables. Absent: CONFIG_DEFAULTS.
+     */
+    readonly maxLagMs?: number;
+    /** The copy also waits while the ETL group's backlog on the topic exceeds this many events; 0 disables. */
+    readonly maxLagMessages?: number;
   };
   readonly verify: {
     readonly mode: 'full' | 'sampled';
@@ -126,7 +133,7 @@ export type RollbackWriteMode = Extract<WriteMode, 'mysql-only' | 'mysql-primary
 export const CONFIG_DEFAULTS = {
   createTarget: true,
   etl: { runner: 'workflow', consumers: 1 },
-  backfill: { parallelism: 1, targetChunkMs: 500 },
+  backfill: { parallelism: 1, targetChunkMs: 500, maxLagMs: 30_000, maxLagMessages: 200_000 },
   verify: { mode: 'full', repairAttempts: 2 },
   readLadder: [1, 10, 50, 100],
   soak: { readStepMs: 10 * 60_000, shadowWritesMs: 30 * 60_000, flipWritesMs: 30 * 60_000 },

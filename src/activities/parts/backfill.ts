@@ -5,12 +5,19 @@
  * Ordering rule (docs/design.md, "Backfill"): CDC must publish from before the first chunk's snapshot. The part reads
  * the CDC task's acknowledged position and passes its seq as `cdcStartSeq`, so a backfill without a started task is
  * refused (BackfillConfigError) and one whose chunk snapshot predates CDC's start fails instead of losing changes.
+ *
+ * Lag back-off (src/pipeline/backfill/lag-probe.ts): before each chunk the copy waits while the CDC task's lag or the
+ * ETL group's lag on the topic exceeds `maxLagMs` / `maxLagMessages` (CONFIG_DEFAULTS when absent, 0 = off). While it
+ * waits the timer heartbeat carries `waitingOn` (why), and so does the returned progress when a slice ends waiting.
  */
-import type { BackfillProgress, MigrationActivities } from '../../shared/activity-contract';
+import type { Admin } from 'kafkajs';
+import type { BackfillInput, BackfillProgress, MigrationActivities } from '../../shared/activity-contract';
+import { CONFIG_DEFAULTS } from '../../shared/migration-config';
 import { backfillOptionsFrom } from '../../pipeline/backfill/contract';
 import { runBackfill } from '../../pipeline/backfill/backfill';
 import { BackfillConfigError } from '../../pipeline/backfill/errors';
 import { KafkaLoadSink } from '../../pipeline/backfill/kafka-sink';
+import { kafkaEtlBacklog, LAG_LIMIT, PipelineLagProbe } from '../../pipeline/backfill/lag-probe';
 import { formatPosition } from '../../pipeline/cdc/checkpoint';
 import { positionSeq } from '../../pipeline/verify/applied-probe';
 import { cdcIdOf } from './cdc';
@@ -28,26 +35,47 @@ export function createBackfillParts(c: PartClients): Partial<MigrationActivities
         throw new BackfillConfigError(`CDC task ${cdcId} is ${task ? task.state : 'missing'}: start CDC before the backfill`, input.ctx.source.database, input.ctx.source.table);
       }
       const sink = await KafkaLoadSink.create(c.kafka, input.topic, mapping.source.primaryKey);
+      const admin = c.kafka.admin();
+      await admin.connect();
+      const lag = lagProbeOf(c, input, cdcId, admin);
       // Heartbeat from a timer too (with the newest progress, or the previous attempt's: a retry must still resume
-      // from it), not only per chunk: a chunk slowed by a loaded source or a Kafka hiccup must not outlast the
-      // heartbeat timeout and get a live backfill retried.
+      // from it), not only per chunk: a chunk slowed by a loaded source or a Kafka hiccup, or a wait for lag, must not
+      // outlast the heartbeat timeout and get a live backfill retried.
       const resumed = lastHeartbeat<BackfillProgress>();
       let last: BackfillProgress | undefined = resumed;
+      const withWait = (p: BackfillProgress): BackfillProgress => {
+        const why = lag.latest?.over;
+        return why && !p.done ? { ...progressOf(p), waitingOn: why } : progressOf(p);
+      };
       try {
         const p = await withHeartbeats(
           () =>
             runBackfill(
-              { pool: c.pool, sink, signal: cancellation(), onProgress: (pr) => heartbeat((last = progressOf(pr))) },
-              { ...backfillOptionsFrom(input, resumed), cdcStartSeq: seq?.toString() },
+              { pool: c.pool, sink, signal: cancellation(), onProgress: (pr) => heartbeat((last = progressOf(pr))), ...(lag.enabled ? { lagProbe: lag.probe } : {}) },
+              { ...backfillOptionsFrom(input, resumed), cdcStartSeq: seq?.toString(), ...(lag.enabled ? { maxLagMs: LAG_LIMIT } : {}) },
             ),
-          () => last,
+          () => last && withWait(last),
         );
-        return progressOf(p);
+        return withWait(p);
       } finally {
-        await sink.close();
+        await Promise.allSettled([sink.close(), admin.disconnect()]);
       }
     },
   };
+}
+
+/** The lag probe of one backfill attempt: the CDC task's lag and the ETL group's backlog on the table's topic. */
+function lagProbeOf(c: PartClients, input: BackfillInput, cdcId: string, admin: Admin): PipelineLagProbe {
+  const limits = { maxLagMs: input.maxLagMs ?? CONFIG_DEFAULTS.backfill.maxLagMs, maxLagMessages: input.maxLagMessages ?? CONFIG_DEFAULTS.backfill.maxLagMessages };
+  const group = input.group;
+  const applyRate = async (): Promise<number> => (group ? (await c.etlControl.liveMembers(group)).reduce((s, m) => s + m.rate, 0) : 0);
+  return new PipelineLagProbe(
+    {
+      cdcLagSeconds: async () => (await c.cdcStore.get(cdcId))?.lagSeconds ?? null,
+      etlBacklog: group ? kafkaEtlBacklog(admin, group, input.topic, applyRate) : async () => ({ events: 0, applyRate: 0 }),
+    },
+    limits,
+  );
 }
 
 function progressOf(p: BackfillProgress): BackfillProgress {

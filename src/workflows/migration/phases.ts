@@ -74,6 +74,9 @@ async function backfill(m: Migration): Promise<void> {
     targetChunkMs: cfg.targetChunkMs,
     sliceMs: m.config.sliceMs,
     rowsCopiedBefore: b.rowsCopied,
+    group: m.config.etl.group,
+    maxLagMs: cfg.maxLagMs,
+    maxLagMessages: cfg.maxLagMessages,
   };
   const { result, interrupted } = await m.attempt('backfill', () =>
     m.runLong(() => control.runBackfill.executeWithOptions({ ...longOptions(m.config.sliceMs), summary: `backfill ${m.label} from ${b.cursor === null ? 'the first key' : 'the saved cursor'} (${b.rowsCopied} rows so far)` }, [input]), PAUSABLE),
