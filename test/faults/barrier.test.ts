@@ -1,70 +1,126 @@
 /**
- * Fault: an application instance stops acknowledging flag versions during the flag barrier (it stopped heartbeating
- * within the liveness window, or is stuck). The barrier activity fails with FlagBarrierTimeoutError naming the
- * instance (the real error class; the flag store's own behaviour — which instances it names, that instances silent
- * longer than the liveness window are ignored because they have self-fenced — is proven on MySQL in
- * test/integration/routing/flag-store.test.ts). Here, on the time-skipping server with the workflow's real code:
- * the migration stops at that flag change with the message in its status, nothing advances however long it waits
- * (no further flag change, same phase), and an operator's approve retries the barrier and the migration goes on.
+ * Fault: during a flag change, an application instance is alive (it keeps heartbeating) but does not apply the new
+ * flag version: its flag reads are stuck on the version it already had. The barrier must time out with a message
+ * naming that instance, and nothing may advance.
+ *
+ * Real parts: the workflow's code (time-skipping server), the production `setRoutingFlags` and `awaitFlagBarrier`
+ * activities (src/activities/parts/routing.ts, wrapped by createMigrationActivities as a worker wraps them) on a real
+ * MySQL flag store, and two real FlagWatchers (the component of every MigratingTable that heartbeats the applied
+ * version): `app-ok` healthy, `app-stuck` whose flag source keeps answering the old version. Every other activity is
+ * the workflow tests' fake (no data path is needed to reach the first flag change).
+ *
+ * Not this case: an instance that stops heartbeating altogether. After the liveness window (10 s) the barrier treats
+ * it as dead and passes, because such an instance has fenced itself: its FlagWatcher refuses requests once its last
+ * confirmed refresh is older than staleMs (5 s < 10 s). See docs/reliability.md row 8 and
+ * test/integration/routing/flag-store.test.ts / behaviour.test.ts.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { ApplicationFailure } from '@temporalio/common';
-import { approveSignal, statusQuery } from '../../src/shared/messages';
+import type * as mysql from 'mysql2/promise';
+import { createMigrationActivities } from '../../src/activities/migration';
+import { createRoutingParts } from '../../src/activities/parts/routing';
+import type { PartClients } from '../../src/activities/parts/common';
+import { createLogger } from '../../src/infra/logger';
+import { createSourcePool } from '../../src/pipeline/backfill/source-pool';
+import { FlagStore } from '../../src/routing/flag-store';
+import { FlagWatcher, type FlagSource } from '../../src/routing/flag-watcher';
+import type { TableFlags } from '../../src/routing/flags';
 import type { MigrationActivities } from '../../src/shared/activity-contract';
-import { FlagBarrierTimeoutError } from '../../src/shared/errors';
+import { approveSignal, statusQuery } from '../../src/shared/messages';
 import { tableMigrationWorkflow } from '../../src/workflows';
 import { uniqueName } from '../support/ids';
 import { createEnv, FakeActivities, makeWorker, testConfig, waitForStatus } from '../workflows/support/harness';
 
 jest.setTimeout(120_000);
 
-/** The fake activities, with a barrier that times out once, as the real one does when app-b never acknowledges. */
-class StuckInstanceFake extends FakeActivities {
-  barrierFailures = 1;
+/** The fake activities, with the flag store's two activities real. */
+class RealBarrierFake extends FakeActivities {
+  constructor(private readonly real: MigrationActivities) {
+    super();
+  }
   override activities(): MigrationActivities {
     const a = super.activities();
-    return {
-      ...a,
-      awaitFlagBarrier: async (input) => {
-        if (this.barrierFailures > 0) {
-          this.barrierFailures -= 1;
-          this.calls.push({ name: 'awaitFlagBarrier', input });
-          const e = new FlagBarrierTimeoutError(input.version, [{ instance: 'shop.orders@app-b', appliedVersion: input.version - 1 }], input.timeoutMs);
-          throw ApplicationFailure.create({ type: e.name, message: e.message, nonRetryable: true });
-        }
-        return a.awaitFlagBarrier(input);
-      },
-    };
+    const track = <K extends 'setRoutingFlags' | 'awaitFlagBarrier'>(name: K): MigrationActivities[K] =>
+      (async (input: never) => {
+        this.calls.push({ name, input });
+        return (this.real[name] as (i: never) => Promise<unknown>)(input);
+      }) as MigrationActivities[K];
+    return { ...a, setRoutingFlags: track('setRoutingFlags'), awaitFlagBarrier: track('awaitFlagBarrier') };
+  }
+}
+
+/** A flag source frozen on the first answer while `stuck` is true (an instance whose flag refresh is wedged). */
+class StuckSource implements FlagSource {
+  stuck = true;
+  private first: TableFlags | undefined;
+  constructor(private readonly store: FlagStore) {}
+  async get(tableId: string): Promise<TableFlags> {
+    const now = await this.store.get(tableId);
+    this.first ??= now;
+    return this.stuck ? this.first : now;
   }
 }
 
 let env: TestWorkflowEnvironment;
+let pool: mysql.Pool;
+const schema = uniqueName('fp_barrier');
 beforeAll(async () => {
   env = await createEnv();
+  pool = createSourcePool({ connectionLimit: 4 });
+  await pool.query(`CREATE DATABASE \`${schema}\``);
 });
-afterAll(() => env?.teardown());
+afterAll(async () => {
+  await pool?.query(`DROP DATABASE IF EXISTS \`${schema}\``);
+  await pool?.end();
+  await env?.teardown();
+});
 
-test('a barrier timeout names the silent instance and stops the migration at that flag change until approved', async () => {
-  const fake = new StuckInstanceFake();
+test('a live instance that does not apply the new flag version: the real barrier times out naming it, nothing advances until approve', async () => {
+  const store = new FlagStore(pool, schema);
+  await store.ensureSchema();
+  // setRoutingFlags and awaitFlagBarrier use only the flag store (and its pool) of the worker's clients
+  const clients = { pool, flagStore: store } as unknown as PartClients;
+  const real = createMigrationActivities({ parts: createRoutingParts(clients), logger: createLogger('barrier-test') });
+  const fake = new RealBarrierFake(real);
+  const table = uniqueName('t');
+  const tableId = `shop.${table}`;
+  const report = () => ({ pendingBackground: 0, stats: {} });
+  const stuckSource = new StuckSource(store);
+  const ok = new FlagWatcher(store, store, tableId, { instanceId: 'app-ok', intervalMs: 200, report });
+  const stuck = new FlagWatcher(stuckSource, store, tableId, { instanceId: 'app-stuck', intervalMs: 200, report });
+  await ok.start();
+  await stuck.start();
   const { worker, taskQueue } = await makeWorker(env, fake);
-  await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start(tableMigrationWorkflow, { taskQueue, workflowId: uniqueName('migrate'), args: [{ config: testConfig(uniqueName('t')) }] });
-    const stuck = await waitForStatus(env, handle, (s) => s.awaiting?.problem === true, 'barrier failure surfaced', 2_000, 400, fake);
-    expect(stuck.awaiting?.reason).toMatch(/flag barrier v\d+ failed: .*not applied after \d+ ms by 1 instance\(s\): shop\.orders@app-b/);
-    const flagsSet = fake.count('setRoutingFlags');
-    // nothing advances while it waits: a day of (skipped) time later, same phase, same flags, no new flag change
-    await env.sleep(24 * 3_600_000);
-    const later = await handle.query(statusQuery);
-    expect({ phase: later.phase, flagVersion: later.flagVersion, writeMode: later.writeMode, readPercent: later.readPercent }).toEqual({
-      phase: stuck.phase, flagVersion: stuck.flagVersion, writeMode: stuck.writeMode, readPercent: stuck.readPercent,
-    });
-    expect(fake.count('setRoutingFlags')).toBe(flagsSet);
-    expect(later.awaiting?.problem).toBe(true);
+  try {
+    await worker.runUntil(async () => {
+      const config = testConfig(table, { barrierTimeoutMs: 3_000 });
+      const handle = await env.client.workflow.start(tableMigrationWorkflow, { taskQueue, workflowId: uniqueName('migrate'), args: [{ config }] });
+      const blocked = await waitForStatus(env, handle, (s) => s.awaiting?.problem === true, 'barrier failure surfaced', 2_000, 600, fake);
+      expect(blocked.awaiting?.gate).toMatch(/^flag barrier v1$/);
+      expect(blocked.awaiting?.reason).toMatch(new RegExp(`flag barrier v1 failed: .*flag version 1 not applied after \\d+ ms by 1 instance\\(s\\): ${tableId.replace(/\./g, '\\.')}@app-stuck \\(at 0\\)`));
+      expect(blocked.awaiting?.reason).not.toMatch(/app-ok/);
+      // the healthy instance did apply v1; the stuck one is alive and still reports the old version
+      const before = await store.instances(tableId);
+      expect(before.map((i) => [i.instanceId, i.live, i.appliedVersion]).sort()).toEqual([['app-ok', true, 1], ['app-stuck', true, 0]]);
 
-    // the operator fixed the instance and approves: the barrier is retried and the migration goes on
-    await handle.signal(approveSignal, { by: 'ops', gate: later.awaiting!.gate });
-    await waitForStatus(env, handle, (s) => s.flagVersion > stuck.flagVersion || s.phase !== stuck.phase, 'migration moving again', 2_000, 400, fake);
-    expect(fake.count('awaitFlagBarrier')).toBeGreaterThan(1);
-    await handle.terminate('test done');
-  });
+      // nothing advances: an hour of (skipped) time later, same phase, same flags in the status and in the real store
+      await env.sleep(3_600_000);
+      const later = await handle.query(statusQuery);
+      expect({ phase: later.phase, flagVersion: later.flagVersion, readPercent: later.readPercent, gate: later.awaiting?.gate }).toEqual({
+        phase: blocked.phase, flagVersion: 1, readPercent: blocked.readPercent, gate: 'flag barrier v1',
+      });
+      expect((await store.get(tableId)).version).toBe(1);
+      expect(fake.count('setRoutingFlags')).toBe(1);
+
+      // the instance is fixed (its flag reads work again), the operator approves: the barrier passes, the ladder goes on
+      stuckSource.stuck = false;
+      await handle.signal(approveSignal, { by: 'ops', gate: later.awaiting!.gate });
+      const moving = await waitForStatus(env, handle, (s) => s.flagVersion >= 2, 'next flag change', 2_000, 600, fake);
+      expect(moving.awaiting?.gate ?? null).not.toBe('flag barrier v1');
+      expect(fake.count('awaitFlagBarrier')).toBeGreaterThanOrEqual(3);
+      await handle.terminate('test done');
+    });
+  } finally {
+    await ok.stop();
+    await stuck.stop();
+  }
 });
