@@ -112,6 +112,9 @@ export class EtlConsumer {
   private readonly counters = { events: 0, written: 0, skipped: 0, deadLettered: 0, redirected: 0, controls: 0, batches: 0 };
   private onProgress?: (p: EtlProgress) => void;
   private lastReport = { at: Date.now(), events: 0 };
+  private markJoined!: () => void;
+  /** Resolves when this member first joins the group (gets its assignment); never rejects. */
+  readonly joined = new Promise<void>((r) => (this.markJoined = r));
 
   constructor(private readonly opts: EtlConsumerOptions) {
     this.applier = new Applier({ ...opts, mode: 'shared', pkChange: 'redirect' });
@@ -181,7 +184,10 @@ export class EtlConsumer {
       await this.admin.createTopics({ topics: [{ topic: this.dlqTopic, numPartitions: meta.topics[0]?.partitions.length ?? 1 }] }).catch(() => undefined);
     }
     for (const p of await this.admin.fetchTopicOffsets(topic)) this.lowWatermarks.set(p.partition, p.low);
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => void this.onAssignment(e.payload.memberAssignment[topic] ?? []));
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      this.markJoined();
+      void this.onAssignment(e.payload.memberAssignment[topic] ?? []);
+    });
     this.poll = setInterval(() => void this.tick().catch((err) => this.opts.log?.(`control poll failed: ${(err as Error).message}`)), this.opts.modePollMs ?? 1_000);
     await this.consumer.subscribe({ topic, fromBeginning: true });
     await this.consumer.run({

@@ -23,7 +23,10 @@ export interface EtlServiceDeps {
   readonly control: ControlStore;
 }
 
-/** Runs one group member for `sliceMs` (or until cancelled / the DLQ threshold), then stops gracefully. */
+/** How long a slice waits for its member to join the group before its `sliceMs` starts anyway (session + rebalance timeouts). */
+const JOIN_GRACE_MS = 90_000;
+
+/** Runs one group member for `sliceMs` from its join (or until cancelled / the DLQ threshold), then stops gracefully. */
 export async function runEtlSlice(
   deps: EtlServiceDeps,
   input: {
@@ -40,13 +43,24 @@ export async function runEtlSlice(
   let fresh = true;
   for (const table of new Set(mappings.map((m) => m.targetTable))) fresh &&= (await ensureTargetTable(deps.client, mappings.filter((m) => m.targetTable === table), { skipEmptinessCheck: known })).emptyForSources;
   const consumer = new EtlConsumer({ ...deps, mappings, topic: input.topic, group: input.group, initialMode: input.initialMode ?? 'exclusive', freshTarget: fresh, dlq: { maxEvents: input.maxDlqEvents }, partitionsConsumedConcurrently: input.partitionsConsumedConcurrently });
-  const timer = setTimeout(() => void consumer.stop(), input.sliceMs);
+  // The slice counts from the member's join. A member stopped while still joining is closed by kafkajs without a
+  // LeaveGroup, so it stays in the group until its session times out and holds up the next slice's join just as
+  // long: after a worker kill (whose member held the group) slice after slice then ended mid-join and the ETL applied
+  // nothing (found by test/faults/app-load-kill.fault.ts). A join is bounded by the session and rebalance timeouts.
+  let timer = setTimeout(() => void consumer.stop(), input.sliceMs + JOIN_GRACE_MS);
+  let over = false;
+  void consumer.joined.then(() => {
+    if (over) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => void consumer.stop(), input.sliceMs);
+  });
   try {
     const r = await consumer.run({ signal: opts.signal, onProgress: opts.heartbeat });
     const stoppedBy = r.stoppedBy === 'aborted' ? 'cancelled' : r.stoppedBy === 'dlq-threshold' ? 'dlq-threshold' : 'slice-elapsed';
     if (r.stoppedBy === 'error') throw new TransientError(`ETL consumer failed: ${r.reason}`);
     return { appliedEvents: r.progress.events, dlqEvents: r.progress.deadLettered, stoppedBy, reason: r.reason };
   } finally {
+    over = true;
     clearTimeout(timer);
   }
 }
