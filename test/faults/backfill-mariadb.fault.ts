@@ -48,6 +48,7 @@ test('MariaDB restarted during the backfill, kill -9 of the worker during a flag
   const outcome = await bed.result(handle);
   expect(outcome?.phase).toBe('complete');
   const completeMs = Date.now() - restarted;
+  const retried = bed.retried();
   const final = (await handle.query(statusQuery))!;
   expect(final.verification).toMatchObject({ passed: true, missing: 0, extra: 0, different: 0 });
   // the workflow history (every input, result, heartbeat and failure of every activity) holds no credentials and no
@@ -70,6 +71,7 @@ test('MariaDB restarted during the backfill, kill -9 of the worker during a flag
   });
   record({
     fault: 'kill -9 of the worker, new worker started at once', phase: `flag change (${flagPhase})`, recovered: true, recoverMs: completeMs,
+    retriedMs: retried.length ? retried[0].at - restarted : undefined, retriedActivities: [...new Set(retried.map((r) => r.activity))],
     writesAcked: writer.acked, writesLost: lost, mismatches: lost + v.extra, command: 'npm run test:faults -- backfill-mariadb (recoverMs: restart to complete)',
   });
 });

@@ -8,6 +8,8 @@ module.exports = {
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   setupFiles: ['<rootDir>/test/support/load-stack-env.ts'],
   testTimeout: 240_000,
+  // A fault test that fails half-way leaves clients (a writer's pool, a Temporal connection) open: never hang the run.
+  forceExit: true,
   slowTestThreshold: 120,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };

@@ -27,7 +27,7 @@ test('kill -9 of the worker in backfill, catch-up and verify, and a Temporal res
   const pool = createSourcePool({ connectionLimit: 4 });
   const writer = new Writer(pool, `${db}.${table}`, SEED, 40);
   writer.start();
-  const kills: { phase: string; recoverMs: number }[] = [];
+  const kills: { phase: string; recoverMs: number; retriedMs?: number; retriedActivities?: string[] }[] = [];
 
   // kill -9 once `phase` is running and `ready`; recovery: from the new worker's start until the phase is over
   const killIn = async (phase: PhaseOrTerminal, ready: (s: MigrationStatus) => boolean): Promise<void> => {
@@ -36,7 +36,8 @@ test('kill -9 of the worker in backfill, catch-up and verify, and a Temporal res
     if (s!.phase !== phase) return void kills.push({ phase: `${phase} (passed before the kill could land; not injected)`, recoverMs: NaN });
     const restartedAt = await bed.killWorker();
     await waitFor(`${phase} over`, async () => ((s = await bed.status(handle)) !== undefined && phaseIndex(s.phase) > phaseIndex(phase)), 300_000);
-    kills.push({ phase, recoverMs: Date.now() - restartedAt });
+    const retried = bed.retried();
+    kills.push({ phase, recoverMs: Date.now() - restartedAt, retriedMs: retried.length ? retried[0].at - restartedAt : undefined, retriedActivities: [...new Set(retried.map((r) => r.activity))] });
   };
 
   await killIn('backfill', (s) => s.rowsCopied > 0);
@@ -62,7 +63,7 @@ test('kill -9 of the worker in backfill, catch-up and verify, and a Temporal res
   for (const k of kills) {
     record({
       fault: 'kill -9 of the worker process (real activities, hosted CDC reader), new worker started at once', phase: k.phase,
-      recovered: outcome?.phase === 'complete', recoverMs: k.recoverMs, writesAcked: writer.acked, writesLost: lost,
+      recovered: outcome?.phase === 'complete', recoverMs: k.recoverMs, retriedMs: k.retriedMs, retriedActivities: k.retriedActivities, writesAcked: writer.acked, writesLost: lost,
       mismatches: lost + v.extra, command: 'npm run test:faults -- worker-kill (recoverMs: new worker started → the killed phase over)',
     });
   }

@@ -42,6 +42,8 @@ export interface MigrationBed {
   startWorker(): Proc;
   /** SIGKILL of the current worker (asserting it died of it), then a fresh one at once; returns when it was started. */
   killWorker(): Promise<number>;
+  /** Activities the current worker started as a retry (attempt ≥ 2), from its log: what a kill left to redo, and when. */
+  retried(): { activity: string; attempt: number; at: number }[];
   /** The migration config used by the fault tests (short soaks, automatic gates), with `overrides`. */
   config(overrides?: Partial<TableMigrationConfig>): TableMigrationConfig;
   /** Starts the table's migration workflow on the bed's task queue. */
@@ -87,6 +89,13 @@ export function useMigration(prefix: string, opts: { seedRows: number }): Migrat
       const at = Date.now();
       bed.startWorker();
       return at;
+    },
+    retried() {
+      return fs.readFileSync(bed.worker.log, 'utf8').split('\n').flatMap((l) => {
+        if (!l.includes('"msg":"activity started"')) return [];
+        const j = JSON.parse(l) as { activity: string; attempt: number; time: string };
+        return j.attempt >= 2 ? [{ activity: j.activity, attempt: j.attempt, at: Date.parse(j.time) }] : [];
+      });
     },
     config(overrides = {}) {
       return {

@@ -11,6 +11,9 @@ export interface FaultOutcome {
   /** From the end of the fault (service back / process restarted) until the target verified clean. */
   readonly recoverMs: number;
   readonly convergeMs?: number;
+  /** After a worker kill: from the new worker's start until it started the first killed activity again (attempt ≥ 2). */
+  readonly retriedMs?: number;
+  readonly retriedActivities?: readonly string[];
   readonly writesAcked?: number;
   readonly writesDuringFault?: number;
   readonly writesLost: number;
