@@ -7,12 +7,15 @@
  * original stack (its first line repeats the raw message).
  *  - ConfigError and PreflightError (and subclasses) describe config files and schemas, never rows: kept verbatim so
  *    bad-input messages still name the file, table and field exactly.
- *  - Every other message has each '…' and "…" run replaced by '…' (backquoted MySQL identifiers are kept). cutover's
- *    own messages already name a row only by a non-revealing reference (docs/security.md, "Row data"); the masking is
- *    the second line of defence for messages written by libraries and hooks.
+ *  - cutover's own errors (CutoverError) and service errors (socket, kafkajs, AWS SDK) have each '…' and "…" run
+ *    replaced by '…' (backquoted MySQL identifiers are kept). cutover's own messages never quote values
+ *    (docs/security.md, "Row data"); the masking is a second line of defence.
+ *  - Any other error's message (mysql2 "Duplicate entry 'x'", a hook's Error, a part's ApplicationFailure) is
+ *    withheld: its type, code and a reference (failureRef) to the worker's local log line remain.
  *  - Temporal's own failures (cancellation) pass unchanged: they carry no data and the SDK must see them as they are.
  * The raw message stays in the worker's local log at debug level only.
  */
+import { createHash } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, TemporalFailure } from '@temporalio/common';
 import { ConfigError, CutoverError, PreflightError } from '../shared/errors';
 
@@ -34,13 +37,34 @@ function isConfigMessage(err: unknown): boolean {
   return err instanceof ConfigError || err instanceof PreflightError;
 }
 
-/** The message safe to record in workflow history for `err` (see the file comment). */
+/**
+ * Whether a foreign (non-cutover) error is of a family whose messages describe services, never rows: a socket error
+ * (errno + syscall), a kafkajs error, an AWS SDK service exception ($metadata).
+ */
+function isServiceError(err: unknown): boolean {
+  const e = err as { errno?: unknown; syscall?: unknown; name?: unknown; $metadata?: unknown } | undefined;
+  if (!e) return false;
+  return (typeof e.errno === 'number' && typeof e.syscall === 'string') || (typeof e.name === 'string' && e.name.startsWith('KafkaJS')) || typeof e.$metadata === 'object';
+}
+
+/** A short reference to `err`'s raw message, logged next to it locally so an operator can find it from the history. */
+export function failureRef(err: unknown): string {
+  const raw = typeof (err as { message?: unknown })?.message === 'string' ? (err as Error).message : String(err);
+  return createHash('sha256').update(raw).digest('hex').slice(0, 10);
+}
+
+/**
+ * The message safe to record in workflow history for `err` (see the file comment): verbatim for config/preflight
+ * errors; literals masked for cutover's own errors and service errors; any other message (a mysql2 error, a hook's or
+ * an SDK's ApplicationFailure, a TypeError) is withheld: only its code and a reference to the local log line remain.
+ */
 export function historySafeMessage(err: unknown): string {
   const e = err as { message?: unknown; code?: unknown } | undefined;
   const message = typeof e?.message === 'string' ? e.message : String(err);
   if (isConfigMessage(err)) return message;
   const code = typeof e?.code === 'string' && !message.includes(e.code) ? ` [${e.code}]` : '';
-  return maskLiterals(message) + code;
+  if (err instanceof CutoverError || isServiceError(err)) return maskLiterals(message) + code;
+  return `message withheld from workflow history (not a cutover error, it may quote row data)${code}; worker log ref ${failureRef(err)}`;
 }
 
 /**

@@ -19,7 +19,7 @@ import { Context } from '@temporalio/activity';
 import type { ActivityCtx, MigrationActivities } from '../shared/activity-contract';
 import { MIGRATION_ACTIVITY_NAMES } from '../shared/activity-contract';
 import { NotImplementedError } from '../shared/errors';
-import { toHistorySafeFailure } from './failure';
+import { failureRef, toHistorySafeFailure } from './failure';
 import { migrationLogger, type Logger } from '../infra/logger';
 import type { CutoverMetrics } from '../infra/metrics';
 
@@ -96,8 +96,9 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
       } catch (err) {
         deps.metrics?.activitySeconds.observe({ activity: name, outcome: 'error' }, (Date.now() - started) / 1000);
         const failure = toHistorySafeFailure(err);
-        log.warn({ attempt, ms: Date.now() - started, errorType: (err as Error)?.name, error: failure.message }, 'activity failed');
-        log.debug({ attempt, error: (err as Error)?.message }, 'activity failed (raw message, local log only)');
+        const ref = failureRef(err);
+        log.warn({ attempt, ms: Date.now() - started, errorType: (err as Error)?.name, error: failure.message, ref }, 'activity failed');
+        log.debug({ attempt, error: (err as Error)?.message, ref }, 'activity failed (raw message, local log only)');
         throw failure;
       }
     };

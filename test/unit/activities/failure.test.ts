@@ -24,7 +24,9 @@ describe('history-safe failures', () => {
     const f1 = toHistorySafeFailure(wrapped) as ApplicationFailure;
     expect({ type: f1.type, nonRetryable: f1.nonRetryable, cause: f1.cause, message: f1.message }).toEqual({ type: 'TransientError', nonRetryable: false, cause: undefined, message: 'write failed' });
     const f2 = toHistorySafeFailure(mysqlLike) as ApplicationFailure;
-    expect({ type: f2.type, message: f2.message }).toEqual({ type: 'Error', message: "Duplicate entry '…' [ER_DUP_ENTRY]" });
+    expect({ type: f2.type, message: f2.message }).toEqual({ type: 'Error', message: expect.stringMatching(/^message withheld .* \[ER_DUP_ENTRY\]; worker log ref [0-9a-f]{10}$/) });
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:13306'), { errno: -111, syscall: 'connect', code: 'ECONNREFUSED' });
+    expect(historySafeMessage(refused)).toBe('connect ECONNREFUSED 127.0.0.1:13306');
     const withDetails = ApplicationFailure.create({ type: 'Odd', message: `row "${MARK}"`, details: [MARK], nonRetryable: true, cause: new Error(MARK) });
     const f3 = toHistorySafeFailure(withDetails) as ApplicationFailure;
     expect({ type: f3.type, nonRetryable: f3.nonRetryable, details: f3.details, cause: f3.cause }).toEqual({ type: 'Odd', nonRetryable: true, details: undefined, cause: undefined });
