@@ -101,6 +101,7 @@ test('unsupported column type for the chosen mapping, and a source type cutover 
   const err = await preflightError('users', [base('users', { columns: { id: { type: 'datetime' } } })], 'bad-type');
   expect(err).toBeInstanceOf(MappingConfigError);
   expect(err.message).toMatch(/columns\.id\.type: conversion datetime does not apply to column "id" of type bigint/);
+  expect(err.message).toContain(`${path.join(dir, 'bad-type.yaml')}: ${db}.users: columns.id.type`);
 
   const geo = await preflightError('geo', [base('geo')], 'geo');
   expect(geo).toBeInstanceOf(PreflightError);
@@ -126,7 +127,7 @@ test('invalid templates', async () => {
     const err = await preflightError('users', [base('users', { partitionKey: { attribute: 'pk', template } })], name);
     expect(err).toBeInstanceOf(MappingConfigError);
     expect(err.message).toMatch(msg);
-    expect(err.message).toContain('partitionKey.template');
+    expect(err.message).toContain(`${path.join(dir, `${name}.yaml`)}: ${db}.users: partitionKey.template`);
   }
 });
 
