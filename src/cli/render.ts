@@ -14,7 +14,7 @@ export function describeStatus(s: MigrationStatus): string {
   const lines = [
     `${s.table}  [${s.migrationId}]  phase ${s.phase}${s.paused ? ' (PAUSED)' : ''}${s.etlPaused ? ' (ETL paused)' : ''}`,
     `  reads ${s.readPercent}% DynamoDB · writes ${s.writeMode} · flags v${s.flagVersion} · apply ${s.applyMode ?? '-'}`,
-    `  backfill ${s.rowsCopied}/${s.rowsTotal} rows${s.backfillDone ? ' (done)' : ` · ${Math.round(s.rowsPerSecond)} rows/s · ETA ${eta(s.etaSeconds)}`}`,
+    `  backfill ${s.rowsCopied}/${s.rowsTotal} rows${s.backfillDone ? ' (done)' : ` · ${Math.round(s.rowsPerSecond)} rows/s · ETA ${eta(s.etaSeconds)}${s.backfillWaitingOn ? ` · waiting: ${s.backfillWaitingOn}` : ''}`}`,
     `  CDC lag ${s.cdcLagSeconds ?? '-'} s · ETL lag ${s.etlLagEvents ?? '-'} events / ${s.etlLagSeconds ?? '-'} s · DLQ ${s.dlqCount}`,
   ];
   if (s.verification) {

@@ -111,6 +111,8 @@ export interface MigrationStatus {
   /** Seconds until the backfill finishes at the current rate, null when unknown or done. */
   readonly etaSeconds: number | null;
   readonly backfillDone: boolean;
+  /** Why the copy was holding when its last slice ended (lag over backfill.maxLagMs / maxLagMessages), null when copying. */
+  readonly backfillWaitingOn?: string | null;
   readonly cdcLagSeconds: number | null;
   readonly etlLagEvents: number | null;
   readonly etlLagSeconds: number | null;

@@ -82,7 +82,7 @@ async function backfill(m: Migration): Promise<void> {
     m.runLong(() => control.runBackfill.executeWithOptions({ ...longOptions(m.config.sliceMs), summary: `backfill ${m.label} from ${b.cursor === null ? 'the first key' : 'the saved cursor'} (${b.rowsCopied} rows so far)` }, [input]), PAUSABLE),
   PAUSABLE);
   if (result) {
-    s.backfill = { cursor: result.cursor, rowsCopied: result.rowsCopied, rowsTotal: Math.max(result.rowsTotalEstimate, b.rowsTotal), rowsPerSecond: result.rowsPerSecond, done: result.done, throttles: b.throttles + result.throttles };
+    s.backfill = { cursor: result.cursor, rowsCopied: result.rowsCopied, rowsTotal: Math.max(result.rowsTotalEstimate, b.rowsTotal), rowsPerSecond: result.rowsPerSecond, done: result.done, throttles: b.throttles + result.throttles, waitingOn: result.waitingOn ?? null };
   }
   if (interrupted) throw new Interrupted();
   if (s.backfill.done) m.setPhase('catch-up', `backfill copied ${s.backfill.rowsCopied} rows`);

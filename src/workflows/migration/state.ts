@@ -33,7 +33,7 @@ export interface MigrationState {
   cdcId: string | null;
   created: CreatedResources;
   targetTable: string | null;
-  backfill: { cursor: string | null; rowsCopied: number; rowsTotal: number; rowsPerSecond: number; done: boolean; throttles: number };
+  backfill: { cursor: string | null; rowsCopied: number; rowsTotal: number; rowsPerSecond: number; done: boolean; throttles: number; waitingOn?: string | null };
   verify: { progress: VerifyProgress | null; repairs: number; passed: boolean | null };
   lags: { cdcLagSeconds: number | null; etlLagEvents: number | null; etlLagSeconds: number | null; dlqCount: number; sampledAt: string | null };
   shadow: ShadowStats | null;
@@ -131,6 +131,7 @@ export function statusOf(migrationId: string, config: TableMigrationConfig, s: M
     rowsPerSecond: s.backfill.rowsPerSecond,
     etaSeconds: eta,
     backfillDone: s.backfill.done,
+    backfillWaitingOn: s.backfill.done ? null : s.backfill.waitingOn ?? null,
     cdcLagSeconds: s.lags.cdcLagSeconds,
     etlLagEvents: s.lags.etlLagEvents,
     etlLagSeconds: s.lags.etlLagSeconds,
