@@ -42,10 +42,24 @@ function uiLink(workflowId: string): string {
   return `${env.temporalUi}/namespaces/${env.temporalNamespace}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
-/** Translates Temporal's errors into messages an operator can act on. */
-function explain(err: unknown, target: string): never {
+/** Throws the operator's message for a migration that has ended (exit 3); resolves if it runs or is unknown. */
+async function assertRunning(client: Client, id: string): Promise<void> {
+  const d = await client.workflow.getHandle(id).describe().catch(() => undefined);
+  if (!d || d.status.name === 'RUNNING') return;
+  const phase = d.typedSearchAttributes.get(CUTOVER_PHASE) ?? 'unknown';
+  const closed = d.closeTime ? ` at ${d.closeTime.toISOString()}` : '';
+  throw new CliError(`migration ${id} has finished: ${d.status.name.toLowerCase()} in phase ${phase}${closed}; it takes no more requests (see ${uiLink(id)})`, 3);
+}
+
+/**
+ * Translates Temporal's errors into messages an operator can act on. A request to a migration that has ended says so
+ * (its final status, phase and close time, from the workflow's description) instead of Temporal's raw message; one
+ * that never started says that.
+ */
+async function explain(err: unknown, target: string, client?: Client): Promise<never> {
   if (err instanceof CliError) throw err;
   if (err instanceof WorkflowNotFoundError || (err instanceof Error && /not found|already completed/i.test(err.message))) {
+    if (client) await assertRunning(client, target);
     throw new CliError(`no running migration ${target} (it was never started, or it has ended: see cutover status --table or the UI)`, 3);
   }
   if (err instanceof WorkflowUpdateFailedError) {
@@ -74,7 +88,7 @@ async function statuses(client: Client, table?: string): Promise<MigrationStatus
   const ids: string[] = [];
   if (table) ids.push(tableId(table).id);
   else for await (const w of client.workflow.list({ query: `WorkflowType = 'tableMigrationWorkflow' AND ExecutionStatus = 'Running'` })) ids.push(w.workflowId);
-  const all = await Promise.all(ids.map((id) => client.workflow.getHandle(id).query(statusQuery).catch((err: unknown) => explain(err, id))));
+  const all = await Promise.all(ids.map((id) => client.workflow.getHandle(id).query(statusQuery).catch((err: unknown) => explain(err, id, client))));
   return all.sort((a, b) => a.table.localeCompare(b.table));
 }
 
@@ -136,7 +150,7 @@ function program(): Command {
   plan.command('status').requiredOption('--plan <name>', 'plan name').action(async (o: { plan: string }) => {
     await withClient(async (client) => {
       const id = planWorkflowId(o.plan);
-      const s = await client.workflow.getHandle(id).query(planStatusQuery).catch((err: unknown) => explain(err, id));
+      const s = await client.workflow.getHandle(id).query(planStatusQuery).catch((err: unknown) => explain(err, id, client));
       out(g(), [`plan ${s.plan}${s.paused ? ' (PAUSED)' : ''}${s.aborted ? ' (ABORTED)' : ''}`, ...s.tables.map((t) => `  ${t.table.padEnd(30)} ${t.state}${t.error ? `: ${t.error}` : ''}`)].join('\n'), s);
     });
   });
@@ -175,19 +189,20 @@ function program(): Command {
     .option('--etl', 'also stop the ETL consumers (only while nothing is served from DynamoDB)')
     .action(async (o: { table?: string; plan?: string; reason?: string; etl?: boolean }) => withClient(async (client) => {
       const { id, h } = handleOf(client, o);
-      await h.signal(pauseSignal, { by: by(), reason: o.reason, etl: o.etl }).catch((err: unknown) => explain(err, id));
+      await h.signal(pauseSignal, { by: by(), reason: o.reason, etl: o.etl }).catch((err: unknown) => explain(err, id, client));
       out(g(), `pause sent to ${id}`, { workflowId: id, signal: 'pause' });
     }));
   target(cli.command('resume')).action(async (o: { table?: string; plan?: string; reason?: string }) => withClient(async (client) => {
     const { id, h } = handleOf(client, o);
-    await h.signal(resumeSignal, { by: by(), reason: o.reason }).catch((err: unknown) => explain(err, id));
+    await h.signal(resumeSignal, { by: by(), reason: o.reason }).catch((err: unknown) => explain(err, id, client));
     out(g(), `resume sent to ${id}`, { workflowId: id, signal: 'resume' });
   }));
   target(cli.command('approve').description('approve the gate the migration waits on (or retry a failed step)'))
     .option('-g, --gate <name>', 'only if it waits on this gate (see status)')
     .action(async (o: { table?: string; reason?: string; gate?: string }) => withClient(async (client) => {
       const { id, h } = handleOf(client, { table: o.table });
-      const s = await h.query(statusQuery).catch((err: unknown) => explain(err, id));
+      await assertRunning(client, id);
+      const s = await h.query(statusQuery).catch((err: unknown) => explain(err, id, client));
       if (!s.awaiting && !s.etlProblem) throw new CliError(`${s.table} is not waiting for approval (phase ${s.phase})`, 2);
       await h.signal(approveSignal, { by: by(), reason: o.reason, gate: o.gate });
       const gate = o.gate ?? (s.etlProblem ? 'etl' : s.awaiting?.gate);
@@ -197,14 +212,14 @@ function program(): Command {
     .option('--drop-target', 'also drop the target table if this migration created it')
     .action(async (o: { table?: string; plan?: string; reason?: string; dropTarget?: boolean }) => withClient(async (client) => {
       const { id, h } = handleOf(client, o);
-      const r = await h.executeUpdate(abortUpdate, { args: [{ by: by(), reason: o.reason, dropTarget: o.dropTarget }] }).catch((err: unknown) => explain(err, id));
+      const r = await h.executeUpdate(abortUpdate, { args: [{ by: by(), reason: o.reason, dropTarget: o.dropTarget }] }).catch((err: unknown) => explain(err, id, client));
       out(g(), `abort accepted by ${id} (was in ${r.phase}); follow it with cutover status`, r);
     }));
   target(cli.command('rollback').description('roll back to an earlier phase (writes reversed before reads)'))
     .addOption(new Option('--to <phase>', 'target phase').choices([...ROLLBACK_TARGETS]).makeOptionMandatory())
     .action(async (o: { table?: string; to: RollbackTarget; reason?: string }) => withClient(async (client) => {
       const { id, h } = handleOf(client, { table: o.table });
-      const r = await h.executeUpdate(rollbackUpdate, { args: [{ to: o.to, by: by(), reason: o.reason }] }).catch((err: unknown) => explain(err, id));
+      const r = await h.executeUpdate(rollbackUpdate, { args: [{ to: o.to, by: by(), reason: o.reason }] }).catch((err: unknown) => explain(err, id, client));
       out(g(), `rolled back ${id} from ${r.from} to ${r.to}: reads ${r.readPercent}%, writes ${r.writeMode} (flags v${r.flagVersion})`, r);
     }));
   target(cli.command('read-percent').description('set the share of reads served by DynamoDB during the read cut-over').argument('<percent>'))
@@ -212,7 +227,7 @@ function program(): Command {
       const { id, h } = handleOf(client, { table: o.table });
       const n = Number(percent);
       if (!Number.isFinite(n)) throw new CliError(`not a number: ${percent}`, 1);
-      const r = await h.executeUpdate(setReadPercentUpdate, { args: [{ percent: n, by: by(), reason: o.reason }] }).catch((err: unknown) => explain(err, id));
+      const r = await h.executeUpdate(setReadPercentUpdate, { args: [{ percent: n, by: by(), reason: o.reason }] }).catch((err: unknown) => explain(err, id, client));
       out(g(), `${id}: ${r.readPercent}% of reads now served by DynamoDB (flags v${r.flagVersion})`, r);
     }));
   return cli;
