@@ -8,6 +8,10 @@ export interface FaultOutcome {
   readonly fault: string;
   readonly phase: string;
   readonly recovered: boolean;
+  /** When not simply recovered: what the system did instead (e.g. stopped safely and surfaced it to the operator). */
+  readonly outcome?: string;
+  /** Acknowledged writes parked in the dead-letter topic (not in the target until an operator replays them). */
+  readonly heldInDlq?: number;
   /** From the end of the fault (service back / process restarted) until the target verified clean. */
   readonly recoverMs: number;
   readonly convergeMs?: number;
