@@ -16,9 +16,10 @@ import { LoggedWriter, verdict } from './support/logged-writer';
 import { lastLine, pipelineFixture, sleep, waitFor, type PipelineFixture } from './support/pipeline';
 import { record } from './support/record';
 
-jest.setTimeout(300_000);
+jest.setTimeout(700_000);
 
-const TX_ROWS = 20_000;
+/** Rows in the killed transaction; FAULT_TX_ROWS overrides (e.g. 60000 to stress the catch-up). */
+const TX_ROWS = Number(process.env.FAULT_TX_ROWS ?? 20_000);
 let stack: PrivateStack;
 let f: PipelineFixture;
 let kafka: Kafka;
@@ -73,7 +74,7 @@ test('kill -9 of the CDC process mid-transaction, new process at once: every ack
   writer.mode = 'hot';
   await sleep(2_000);
   await writer.stop();
-  const { counts } = await f.converge(200_000);
+  const { counts } = await f.converge(Math.max(200_000, TX_ROWS * 8));
   const recoverMs = Date.now() - tRestart;
   expect(counts.missing + counts.different + counts.extra).toBe(0);
   const [rows] = await f.pool.query(`SELECT COUNT(*) AS c FROM \`${f.db}\`.${f.table} WHERE id > 10000000`);
