@@ -11,7 +11,9 @@
  *   so a held-back ETL stops the copy once its backlog passes maxLagMessages, and the copy goes on when it drains.
  * - A failing measurement is not "no lag": the probe throws and the backfill attempt fails (and is retried), rather
  *   than copying blind.
- * - Readings are cached for `minIntervalMs`, so parallel ranges polling before every chunk cost one measurement.
+ * - Each chunk is gated by a measurement taken after the previous chunk was acknowledged (no cache by default:
+ *   a cached reading let a fast copy run several chunks past the limit). Parallel ranges asking at the same time
+ *   share the measurement in flight, so the copy overruns a limit by at most one chunk per range.
  * - No Temporal imports; the sources are passed in (src/activities/parts/backfill.ts builds them from the clients).
  */
 import type { Admin } from 'kafkajs';
@@ -55,7 +57,8 @@ export class PipelineLagProbe {
   constructor(
     private readonly sources: LagSources,
     readonly limits: LagLimits,
-    private readonly minIntervalMs = 500,
+    /** Reuse a reading younger than this (0: only share the one in flight). */
+    private readonly minIntervalMs = 0,
   ) {}
 
   /** True when at least one limit is enabled (otherwise there is nothing to wait for). */
@@ -70,7 +73,7 @@ export class PipelineLagProbe {
 
   /** A fresh reading (or the cached one when younger than minIntervalMs). */
   async read(now = Date.now()): Promise<LagReading> {
-    if (this.last && now - this.last.atMs < this.minIntervalMs) return this.last;
+    if (this.last && this.minIntervalMs > 0 && now - this.last.atMs < this.minIntervalMs) return this.last;
     this.inFlight ??= this.measure().finally(() => (this.inFlight = null));
     return this.inFlight;
   }
