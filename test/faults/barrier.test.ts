@@ -9,10 +9,11 @@
  * version): `app-ok` healthy, `app-stuck` whose flag source keeps answering the old version. Every other activity is
  * the workflow tests' fake (no data path is needed to reach the first flag change).
  *
- * Not this case: an instance that stops heartbeating altogether. After the liveness window (10 s) the barrier treats
- * it as dead and passes, because such an instance has fenced itself: its FlagWatcher refuses requests once its last
- * confirmed refresh is older than staleMs (5 s < 10 s). See docs/reliability.md row 8 and
- * test/integration/routing/flag-store.test.ts / behaviour.test.ts.
+ * The second test is the other reading of "stops heartbeating": an instance cut off from the flag store (its flag
+ * reads and heartbeats fail) is silent. After the liveness window (10 s) the barrier treats it as dead and passes,
+ * because by then it has fenced itself: its FlagWatcher is no longer `fresh` after staleMs (5 s), and MigratingTable
+ * holds writes while it is not (test/integration/routing/behaviour.test.ts). See docs/reliability.md, "Flag barrier:
+ * an instance that goes silent".
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type * as mysql from 'mysql2/promise';
@@ -21,8 +22,8 @@ import { createRoutingParts } from '../../src/activities/parts/routing';
 import type { PartClients } from '../../src/activities/parts/common';
 import { createLogger } from '../../src/infra/logger';
 import { createSourcePool } from '../../src/pipeline/backfill/source-pool';
-import { FlagStore } from '../../src/routing/flag-store';
-import { FlagWatcher, type FlagSource } from '../../src/routing/flag-watcher';
+import { FlagStore, type InstanceReport } from '../../src/routing/flag-store';
+import { FlagWatcher, type FlagSource, type HeartbeatSink } from '../../src/routing/flag-watcher';
 import type { TableFlags } from '../../src/routing/flags';
 import type { MigrationActivities } from '../../src/shared/activity-contract';
 import { approveSignal, statusQuery } from '../../src/shared/messages';
@@ -42,9 +43,35 @@ class RealBarrierFake extends FakeActivities {
     const track = <K extends 'setRoutingFlags' | 'awaitFlagBarrier'>(name: K): MigrationActivities[K] =>
       (async (input: never) => {
         this.calls.push({ name, input });
-        return (this.real[name] as (i: never) => Promise<unknown>)(input);
+        this.busy += 1; // a real activity runs in real time: waitForStatus must not skip test time meanwhile
+        try {
+          return await (this.real[name] as (i: never) => Promise<unknown>)(input);
+        } finally {
+          this.busy -= 1;
+        }
       }) as MigrationActivities[K];
     return { ...a, setRoutingFlags: track('setRoutingFlags'), awaitFlagBarrier: track('awaitFlagBarrier') };
+  }
+}
+
+/** A flag store connection that can be cut: reads and heartbeats fail while `cut` is true. */
+class CuttableStore implements FlagSource, HeartbeatSink {
+  cut = false;
+  constructor(private readonly store: FlagStore) {}
+  private check(): void {
+    if (this.cut) throw new Error('connect ECONNREFUSED (flag store unreachable)');
+  }
+  async get(tableId: string): Promise<TableFlags> {
+    this.check();
+    return this.store.get(tableId);
+  }
+  async heartbeat(tableId: string, report: InstanceReport): Promise<void> {
+    this.check();
+    return this.store.heartbeat(tableId, report);
+  }
+  async retire(tableId: string, instanceId: string): Promise<void> {
+    this.check();
+    return this.store.retire(tableId, instanceId);
   }
 }
 
@@ -122,5 +149,43 @@ test('a live instance that does not apply the new flag version: the real barrier
   } finally {
     await ok.stop();
     await stuck.stop();
+  }
+});
+
+test('an instance cut off from the flag store (silent) has self-fenced before the real barrier stops waiting for it; the barrier passes', async () => {
+  const store = new FlagStore(pool, schema);
+  await store.ensureSchema();
+  const clients = { pool, flagStore: store } as unknown as PartClients;
+  const real = createMigrationActivities({ parts: createRoutingParts(clients), logger: createLogger('barrier-test') });
+  const fake = new RealBarrierFake(real);
+  const table = uniqueName('t');
+  const tableId = `shop.${table}`;
+  const report = () => ({ pendingBackground: 0, stats: {} });
+  const link = new CuttableStore(store);
+  const ok = new FlagWatcher(store, store, tableId, { instanceId: 'app-ok', intervalMs: 200, report });
+  const silent = new FlagWatcher(link, link, tableId, { instanceId: 'app-silent', intervalMs: 200, report });
+  await ok.start();
+  await silent.start();
+  link.cut = true;
+  const { worker, taskQueue } = await makeWorker(env, fake);
+  try {
+    await worker.runUntil(async () => {
+      const config = testConfig(table, { barrierTimeoutMs: 30_000 });
+      const handle = await env.client.workflow.start(tableMigrationWorkflow, { taskQueue, workflowId: uniqueName('migrate'), args: [{ config }] });
+      const moving = await waitForStatus(env, handle, (s) => s.flagVersion >= 2 || s.awaiting?.problem === true, 'barrier v1 passed', 2_000, 2_000, fake);
+      expect(moving.awaiting?.problem ?? false).toBe(false);
+      expect(moving.flagVersion).toBeGreaterThanOrEqual(2);
+      // the silent instance never applied v1, is no longer live for the barrier, and has fenced itself (writes hold)
+      const seen = await store.instances(tableId);
+      expect(seen.find((i) => i.instanceId === 'app-silent')).toMatchObject({ live: false, appliedVersion: 0 });
+      expect(silent.fresh).toBe(false);
+      expect(silent.flags.version).toBe(0);
+      expect(ok.fresh).toBe(true);
+      await handle.terminate('test done');
+    });
+  } finally {
+    await ok.stop();
+    link.cut = false;
+    await silent.stop();
   }
 });
