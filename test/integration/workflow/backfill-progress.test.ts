@@ -3,8 +3,10 @@
  * real Temporal dev server (unique task queue) runs the REAL runBackfill activity (MariaDB source, loads to a real
  * Kafka topic, capped at a max rows/s so it takes a few short slices); every other activity is the workflow tests'
  * fake. While it copies, `status` shows rows copied of the estimated total, the rate and an ETA consistent with
- * them, and describeStatus (src/cli/render.ts) renders that line; once done it shows "(done)".
+ * them, and describeStatus (src/cli/render.ts) renders that line; once done it shows "(done)". With no ETL consuming
+ * and a small maxLagMessages, a slice ends waiting on lag and status / the CLI say why.
  */
+import { DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import type { Admin, Kafka } from 'kafkajs';
@@ -16,11 +18,13 @@ import YAML from 'yaml';
 import { createBackfillParts } from '../../../src/activities/parts/backfill';
 import type { PartClients } from '../../../src/activities/parts/common';
 import { describeStatus } from '../../../src/cli/render';
+import { createDynamoClient } from '../../../src/infra/dynamodb';
 import { createKafka } from '../../../src/infra/kafka';
 import { createTemporalClient, createWorkerConnection } from '../../../src/infra/temporal';
 import { createSourcePool } from '../../../src/pipeline/backfill/source-pool';
 import { CheckpointStore } from '../../../src/pipeline/cdc/checkpoint';
 import { BuiltinCdcSource } from '../../../src/pipeline/cdc/source';
+import { ControlStore } from '../../../src/pipeline/consumer/control';
 import { statusQuery, type MigrationStatus } from '../../../src/shared/messages';
 import { workflowBundle } from '../../../src/workers/bundle';
 import { tableMigrationWorkflow } from '../../../src/workflows';
@@ -33,6 +37,8 @@ jest.setTimeout(60_000);
 const db = uniqueName('bf_prog');
 const metaDb = `${db}_meta`;
 const topic = uniqueName('bf_prog_topic');
+const lagTopic = uniqueName('bf_prog_lag_topic');
+const controlTable = uniqueName('bf_prog_control');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bf-prog-'));
 const ROWS = 8_000;
 const MAX_RATE = 1_500;
@@ -41,6 +47,7 @@ let pool: mysql.Pool;
 let kafka: Kafka;
 let admin: Admin;
 let client: Client;
+let dynamo: DynamoDBClient;
 
 beforeAll(async () => {
   pool = createSourcePool({ connectionLimit: 6 });
@@ -48,6 +55,7 @@ beforeAll(async () => {
   admin = kafka.admin();
   await admin.connect();
   client = await createTemporalClient();
+  dynamo = createDynamoClient();
   await pool.query(`CREATE DATABASE \`${db}\``);
   await pool.query(`CREATE DATABASE \`${metaDb}\``);
   await pool.query(`CREATE TABLE \`${db}\`.t (id INT NOT NULL PRIMARY KEY, v VARCHAR(20) NOT NULL)`);
@@ -55,7 +63,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+  await admin.deleteTopics({ topics: [topic, lagTopic] }).catch(() => undefined);
+  await dynamo.send(new DeleteTableCommand({ TableName: controlTable })).catch(() => undefined);
+  dynamo.destroy();
   await admin.disconnect();
   await client.connection.close();
   await pool.query(`DROP DATABASE IF EXISTS \`${db}\``);
@@ -114,6 +124,52 @@ test('status and the CLI show a running backfill: copied / estimated total, rate
       expect(done.rowsCopied).toBe(ROWS);
       expect(done.etaSeconds).toBeNull();
       expect(describeStatus(done)).toContain(`backfill ${ROWS}/${ROWS} rows (done)`);
+      await handle.terminate('test done');
+    });
+  } finally {
+    await connection.close();
+  }
+});
+
+test('a copy held by lag (no ETL consuming, small maxLagMessages) shows why in status and in the CLI', async () => {
+  const table = 'u';
+  await pool.query(`CREATE TABLE \`${db}\`.${table} (id INT NOT NULL PRIMARY KEY, v VARCHAR(20) NOT NULL)`);
+  await pool.query(`INSERT INTO \`${db}\`.${table} SELECT seq, CONCAT('v', seq) FROM \`${db}\`.seq_1_to_${ROWS}`);
+  const store = new CheckpointStore(pool, metaDb);
+  await new BuiltinCdcSource({ db: pool, store, kafka }).start({ tables: [{ database: db, table }], topic: lagTopic, partitions: 3 });
+  const mappingFile = path.join(dir, 'mapping-u.yaml');
+  fs.writeFileSync(mappingFile, YAML.stringify({ version: 1, tables: [{ source: `${db}.${table}`, target: 'unused', partitionKey: { attribute: 'pk', template: 'U#{id}' }, nulls: 'omit' }] }));
+  const etlControl = new ControlStore(dynamo, controlTable);
+  await etlControl.ensureTable();
+  const fake = new FakeActivities({ rowsTotal: ROWS });
+  const real = createBackfillParts({ pool, kafka, cdcStore: store, etlControl } as unknown as PartClients);
+  const taskQueue = uniqueName('bf-prog-lag-q');
+  const connection = await createWorkerConnection();
+  const worker = await Worker.create({ connection, taskQueue, workflowBundle: await workflowBundle(), activities: { ...fake.activities(), runBackfill: real.runBackfill! }, maxHeartbeatThrottleInterval: '1 second' });
+  const config = testConfig(table, {
+    source: { database: db, table },
+    mappingFile,
+    cdc: { source: 'builtin', topic: lagTopic, partitions: 3 },
+    etl: { group: uniqueName('bf_prog_group'), runner: 'external', consumers: 1 },
+    backfill: { parallelism: 1, targetChunkMs: 200, maxLagMs: 0, maxLagMessages: 1_000 },
+    sliceMs: 1_000,
+  });
+  try {
+    await worker.runUntil(async () => {
+      const handle = await client.workflow.start(tableMigrationWorkflow, { taskQueue, workflowId: uniqueName('migrate-bf-lag'), args: [{ config }] });
+      const deadline = Date.now() + 30_000;
+      let s = await handle.query(statusQuery);
+      while (!s.backfillWaitingOn) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for the copy to report a lag wait; last: ${describeStatus(s)}`);
+        await new Promise((r) => setTimeout(r, 150));
+        s = await handle.query(statusQuery);
+      }
+      expect(s.phase).toBe('backfill');
+      expect(s.backfillDone).toBe(false);
+      expect(s.backfillWaitingOn).toMatch(/^ETL backlog \d+ events > maxLagMessages 1000$/);
+      expect(s.rowsCopied).toBeGreaterThan(1_000);
+      expect(s.rowsCopied).toBeLessThan(ROWS);
+      expect(describeStatus(s)).toContain(`· waiting: ${s.backfillWaitingOn}`);
       await handle.terminate('test done');
     });
   } finally {
