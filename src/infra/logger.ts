@@ -1,7 +1,9 @@
 /**
  * Structured JSON logs (pino). Every line of a migration's activities carries `table`, `phase` and `workflowId`;
- * credentials are redacted by path wherever they appear, and cutover never logs row values (only counts, positions,
- * cursors and ids), so a log line is safe to ship anywhere.
+ * credentials are redacted by path wherever they appear. At info and above cutover logs no row values (only counts,
+ * positions, cursors and ids; its error messages name a value by kind and length, never quote it), so such a line is
+ * safe to ship anywhere. The one exception is deliberate: a failed activity's raw error message (which a library may
+ * have written with a value in it) is logged at debug level only, for the worker's own host (src/activities/failure.ts).
  */
 import pino, { type Logger } from 'pino';
 import type { ActivityCtx } from '../shared/activity-contract';
