@@ -17,7 +17,7 @@ import { backfillOptionsFrom } from '../../pipeline/backfill/contract';
 import { runBackfill } from '../../pipeline/backfill/backfill';
 import { BackfillConfigError } from '../../pipeline/backfill/errors';
 import { KafkaLoadSink } from '../../pipeline/backfill/kafka-sink';
-import { kafkaEtlBacklog, LAG_LIMIT, PipelineLagProbe } from '../../pipeline/backfill/lag-probe';
+import { cdcLagSecondsOf, kafkaEtlBacklog, LAG_LIMIT, PipelineLagProbe } from '../../pipeline/backfill/lag-probe';
 import { formatPosition } from '../../pipeline/cdc/checkpoint';
 import { positionSeq } from '../../pipeline/verify/applied-probe';
 import { cdcIdOf } from './cdc';
@@ -64,14 +64,20 @@ export function createBackfillParts(c: PartClients): Partial<MigrationActivities
   };
 }
 
-/** The lag probe of one backfill attempt: the CDC task's lag and the ETL group's backlog on the table's topic. */
+/**
+ * The lag probe of one backfill attempt: the CDC task's lag (growing from its last checkpoint while no live reader
+ * holds the task) and the ETL group's backlog on the table's topic.
+ */
 function lagProbeOf(c: PartClients, input: BackfillInput, cdcId: string, admin: Admin): PipelineLagProbe {
   const limits = { maxLagMs: input.maxLagMs ?? CONFIG_DEFAULTS.backfill.maxLagMs, maxLagMessages: input.maxLagMessages ?? CONFIG_DEFAULTS.backfill.maxLagMessages };
   const group = input.group;
   const applyRate = async (): Promise<number> => (group ? (await c.etlControl.liveMembers(group)).reduce((s, m) => s + m.rate, 0) : 0);
   return new PipelineLagProbe(
     {
-      cdcLagSeconds: async () => (await c.cdcStore.get(cdcId))?.lagSeconds ?? null,
+      cdcLagSeconds: async () => {
+        const [rec, [rows]] = await Promise.all([c.cdcStore.get(cdcId), c.pool.query('SELECT ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000) AS now')]);
+        return rec ? cdcLagSecondsOf(rec, Number((rows as { now: unknown }[])[0].now)) : null;
+      },
       etlBacklog: group ? kafkaEtlBacklog(admin, group, input.topic, applyRate) : async () => ({ events: 0, applyRate: 0 }),
     },
     limits,

@@ -108,6 +108,16 @@ export class PipelineLagProbe {
   }
 }
 
+/**
+ * The CDC lag of a built-in task record (times on the metadata database's clock): the reader's own `lagSeconds`
+ * while a reader holds the lease; once no live reader holds it, nobody reads the binlog and the saved lag is stale,
+ * so the lag grows from the last checkpoint (a dead reader holds the copy instead of reading as "no lag").
+ */
+export function cdcLagSecondsOf(rec: { readonly lagSeconds: number; readonly owner: string | null; readonly leaseUntilMs: number | null; readonly updatedAtMs: number }, nowMs: number): number {
+  const live = rec.owner !== null && (rec.leaseUntilMs ?? 0) > nowMs;
+  return live ? rec.lagSeconds : rec.lagSeconds + Math.max(0, nowMs - rec.updatedAtMs) / 1000;
+}
+
 /** The ETL backlog of `group` on `topic` (every partition: end − committed, uncommitted = from the low mark). */
 export function kafkaEtlBacklog(admin: Admin, group: string, topic: string, applyRate: () => Promise<number>): LagSources['etlBacklog'] {
   return async () => {

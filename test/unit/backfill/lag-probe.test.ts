@@ -2,7 +2,7 @@
 import { parseMigrationConfig } from '../../../src/cli/config';
 import { CONFIG_DEFAULTS } from '../../../src/shared/migration-config';
 import { ConfigError } from '../../../src/shared/errors';
-import { LAG_LIMIT, PipelineLagProbe, type LagSources } from '../../../src/pipeline/backfill/lag-probe';
+import { cdcLagSecondsOf, LAG_LIMIT, PipelineLagProbe, type LagSources } from '../../../src/pipeline/backfill/lag-probe';
 
 function sources(cdcLagSeconds: number | null, events: number, applyRate: number): LagSources {
   return { cdcLagSeconds: async () => cdcLagSeconds, etlBacklog: async () => ({ events, applyRate }) };
@@ -45,6 +45,13 @@ test('readings are cached for minIntervalMs and a failing measurement throws (ne
   expect(calls).toBe(1);
   const failing = new PipelineLagProbe({ cdcLagSeconds: async () => 0, etlBacklog: async () => Promise.reject(new Error('broker down')) }, { maxLagMs: 1_000, maxLagMessages: 10 }, 0);
   await expect(failing.probe()).rejects.toThrow('broker down');
+});
+
+test('CDC lag: the reader\'s own while it holds the lease; growing from the last checkpoint once no live reader does', () => {
+  const rec = { lagSeconds: 2, owner: 'w1', leaseUntilMs: 10_000, updatedAtMs: 5_000 };
+  expect(cdcLagSecondsOf(rec, 9_000)).toBe(2);
+  expect(cdcLagSecondsOf(rec, 45_000)).toBe(42); // lease expired at 10 s: 40 s since the last checkpoint + its 2 s
+  expect(cdcLagSecondsOf({ ...rec, owner: null, leaseUntilMs: null }, 8_000)).toBe(5); // never claimed
 });
 
 describe('migration config: backfill.maxLag / maxLagMessages', () => {
