@@ -1,6 +1,7 @@
 /**
  * ETL apply benchmark (issue 4), all in one run on the local stack, each figure beside raw BatchWriteItem ingest of
- * the very same items (same endpoint, same run, 25 per request, 8 requests in flight):
+ * the very same items (same endpoint, same run, 25 per request; the better of 8 and 16 requests in flight — the
+ * apply runs with its default of 16 in flight per process):
  *  - the real consumer end to end (Kafka fetch + parse + map + versioned apply + commit), exclusive mode on a fresh
  *    target (the mode of the backfill/stream phases), timed from its first batch until the last event is applied;
  *  - the apply stage alone (Applier.apply on parsed events), exclusive, fresh target;
@@ -56,7 +57,7 @@ async function freshTable(client: ReturnType<typeof createDynamoClient>, m: Comp
 }
 
 async function applyRate(client: ReturnType<typeof createDynamoClient>, m: CompiledMapping, events: CdcEvent[], mode: ApplyMode, complete: boolean): Promise<number> {
-  const applier = new Applier({ client, mappings: [m], mode, batchConcurrency: 8 });
+  const applier = new Applier({ client, mappings: [m], mode });
   const perPartition: CdcEvent[][] = Array.from({ length: PARTITIONS }, () => []);
   events.forEach((e, i) => perPartition[i % PARTITIONS].push(e));
   if (complete) for (let p = 0; p < PARTITIONS; p++) applier.cache(String(p)).markComplete();
@@ -94,13 +95,16 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
     // (raw ingest of the same items into a fresh table just before and just after) and use the mean of the two.
     let rawRun = 0;
     const rawIngest = async (): Promise<number> => {
-      const t = `${rawT}_${rawRun++}`;
-      tables.push(t);
-      await freshTable(client, mappingFor(t, suffix));
-      const r = await batchWriteIngest(client, t, rawItems, 8);
-      await client.send(new DeleteTableCommand({ TableName: t })).catch(() => undefined);
-      sampleRss();
-      return r;
+      let best = 0;
+      for (const inFlight of [8, 16]) {
+        const t = `${rawT}_${rawRun++}`;
+        tables.push(t);
+        await freshTable(client, mappingFor(t, suffix));
+        best = Math.max(best, await batchWriteIngest(client, t, rawItems, inFlight));
+        await client.send(new DeleteTableCommand({ TableName: t })).catch(() => undefined);
+        sampleRss();
+      }
+      return best;
     };
     const beside = async (measure: () => Promise<number>): Promise<{ value: number; raw: number }> => {
       const before = await rawIngest();
@@ -123,7 +127,7 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
     for (let i = 0; i < msgs.length; i += 1000) await producer.send({ topic, acks: -1, messages: msgs.slice(i, i + 1000) });
     await producer.disconnect();
     ctx.log(`consumer end to end: ${n} events`);
-    const etl = new EtlConsumer({ kafka, client, mappings: [mE2e], topic, group: `bench_apply_${suffix}`, control: new ControlStore(client, control), initialMode: 'exclusive', freshTarget: true, batchConcurrency: 8, partitionsConsumedConcurrently: PARTITIONS, modePollMs: 500 });
+    const etl = new EtlConsumer({ kafka, client, mappings: [mE2e], topic, group: `bench_apply_${suffix}`, control: new ControlStore(client, control), initialMode: 'exclusive', freshTarget: true, partitionsConsumedConcurrently: PARTITIONS, modePollMs: 500 });
     const { value: e2e, raw: raw1 } = await beside(async () => {
       const running = etl.run();
       while (etl.progress().partitions.length === 0) await new Promise((r) => setTimeout(r, 5));
@@ -137,14 +141,14 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
       await running;
       return rate;
     });
-    figures.push({ name: 'ETL apply, consumer end to end (exclusive, fresh target)', value: e2e, unit: 'events/s', baselineName: 'raw BatchWriteItem ingest of the same items', baseline: raw1, higherIsBetter: true, goalRatio: 0.85, note: `${n} insert events, ${PARTITIONS} partitions, Kafka fetch + parse + map + apply + commit` });
+    figures.push({ name: 'ETL apply, consumer end to end (exclusive, fresh target)', value: e2e, unit: 'events/s', baselineName: 'raw BatchWriteItem ingest of the same items (best of 8 and 16 in flight)', baseline: raw1, higherIsBetter: true, goalRatio: 0.85, note: `${n} insert events, ${PARTITIONS} partitions, Kafka fetch + parse + map + apply + commit` });
 
     // 2. the apply stage alone, fresh target
     const mFresh = mappingFor(freshT, suffix);
     await freshTable(client, mFresh);
     ctx.log('apply stage, exclusive, fresh target');
     const { value: fresh, raw: raw2 } = await beside(() => applyRate(client, mFresh, eventsFor(mFresh, n, 1_000), 'exclusive', true));
-    figures.push({ name: 'ETL apply stage (exclusive, fresh target)', value: fresh, unit: 'events/s', baselineName: 'raw BatchWriteItem ingest of the same items', baseline: raw2, higherIsBetter: true, goalRatio: 0.85, note: 'in-process, parsed events, version cache complete' });
+    figures.push({ name: 'ETL apply stage (exclusive, fresh target)', value: fresh, unit: 'events/s', baselineName: 'raw BatchWriteItem ingest of the same items (best of 8 and 16 in flight)', baseline: raw2, higherIsBetter: true, goalRatio: 0.85, note: 'in-process, parsed events, version cache complete' });
 
     // 3. exclusive after a restart: every key exists, versions unknown (BatchGetItem), newer versions
     ctx.log('apply stage, exclusive, cold cache on a populated table');

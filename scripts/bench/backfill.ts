@@ -131,14 +131,19 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
     // End to end through Kafka and the real ETL consumer.
     // One ETL member consuming all 6 partitions concurrently (the migration scales out with more members).
     const etl = new EtlConsumer({ kafka, client, mappings: [mapping], topic: topics[0], group: `bench_bf_${suffix}`, control: new ControlStore(client, control), initialMode: 'exclusive', freshTarget: true, modePollMs: 500, partitionsConsumedConcurrently: PARTITIONS });
-    const etlRun = etl.run();
-    await new Promise((r) => setTimeout(r, 3_000)); // group join
+    let ended: string | undefined;
+    const etlRun = etl.run().then((r) => void (ended = `${r.stoppedBy} ${r.reason ?? ''}`));
+    // Timed from the first read, once the member holds its assignment (a join still running under load is not the copy).
+    await Promise.race([etl.joined, new Promise((r) => setTimeout(r, 60_000))]);
     ctx.log(`end to end: backfill of ${e2eRows} rows through the topic and the ETL`);
     const sink = await KafkaLoadSink.create(kafka, topics[0], ['id']);
     const t0 = performance.now();
     await runBackfill({ pool, sink }, { schema: db, table: 'e2e', parallelism: 2 });
     const published = performance.now();
-    while (etl.progress().events < e2eRows) await new Promise((r) => setTimeout(r, 20));
+    while (etl.progress().events < e2eRows) {
+      if (ended !== undefined) throw new Error(`the ETL consumer stopped before applying every load: ${ended}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const e2eSeconds = (performance.now() - t0) / 1000;
     const e2eThrottles = etl.progress().throttles;
     await sink.close();

@@ -15,6 +15,7 @@ import type { ApplyMode } from '../../shared/phases';
 import type { CompiledMapping } from '../transform/mapping';
 import type { CdcEvent } from '../types';
 import { planEvents, type DeadLetter } from './plan';
+import { Slots } from './slots';
 import { RateLimiter } from './throttle';
 import { VersionCache } from './version-cache';
 import { writeExclusive, writeShared } from './writer';
@@ -29,7 +30,9 @@ export interface ApplierOptions {
   readonly mode?: ApplyMode;
   /** Items per second this process never exceeds (default: no cap; throttling still slows it down). */
   readonly maxWriteRate?: number;
+  /** BatchWriteItem/BatchGetItem requests in flight in total, shared by all scopes (partitions); default 16. */
   readonly batchConcurrency?: number;
+  /** Conditional PutItems in flight per apply call (shared mode); default 32. */
   readonly conditionalConcurrency?: number;
   /** 'redirect' (default): PK-change deletes are returned for re-publishing; 'direct': tombstoned here. */
   readonly pkChange?: 'redirect' | 'direct';
@@ -68,8 +71,10 @@ export class Applier {
   private readonly caches = new Map<string, VersionCache>();
   private readonly mappings: ReadonlyMap<string, CompiledMapping>;
   readonly limiter: RateLimiter;
+  private readonly batchSlots: Slots;
 
   constructor(private readonly opts: ApplierOptions) {
+    this.batchSlots = new Slots(opts.batchConcurrency ?? 16);
     this.currentMode = opts.mode ?? 'shared';
     this.mappings = new Map(opts.mappings.map((m) => [m.sourceId, m]));
     this.limiter = new RateLimiter({ maxRate: opts.maxWriteRate ?? Infinity });
@@ -107,7 +112,7 @@ export class Applier {
     const ctx = {
       client: this.opts.client,
       limiter: this.limiter,
-      batchConcurrency: this.opts.batchConcurrency ?? 4,
+      batchSlots: this.batchSlots,
       conditionalConcurrency: this.opts.conditionalConcurrency ?? 32,
       signal: call.signal,
       guard: call.guard,

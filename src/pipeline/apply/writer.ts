@@ -24,6 +24,7 @@ import {
 import { VERSION_ATTR, type Item } from '../item';
 import type { DeadLetter, PlannedWrite } from './plan';
 import { keyIdOf } from './plan';
+import type { Slots } from './slots';
 import { isThrottle, isTransient, sleep, type RateLimiter } from './throttle';
 import type { VersionCache } from './version-cache';
 
@@ -31,8 +32,11 @@ import type { VersionCache } from './version-cache';
 export interface WriterContext {
   readonly client: DynamoDBClient;
   readonly limiter: RateLimiter;
-  /** Parallel BatchWriteItem/BatchGetItem requests (exclusive) — keys in one plan are distinct, so order is free. */
-  readonly batchConcurrency: number;
+  /**
+   * BatchWriteItem/BatchGetItem requests (exclusive) in flight, shared by every partition of the process (./slots.ts);
+   * keys in one plan are distinct, so order is free.
+   */
+  readonly batchSlots: Slots;
   /** Parallel conditional PutItems (shared). */
   readonly conditionalConcurrency: number;
   readonly signal?: AbortSignal;
@@ -101,7 +105,7 @@ function chunks<T>(xs: readonly T[], n: number): T[][] {
 async function readUnknown(ctx: WriterContext, writes: readonly PlannedWrite[], cache: VersionCache): Promise<number> {
   const unknown = writes.filter((w) => cache.lookup(w.keyId) === undefined);
   const groups = chunks(unknown, 100);
-  await pool(groups, ctx.batchConcurrency, async (group) => {
+  await pool(groups, ctx.batchSlots.size, (group) => ctx.batchSlots.run(async () => {
     const byTable = new Map<string, Item[]>();
     for (const w of group) byTable.set(w.table, [...(byTable.get(w.table) ?? []), w.key]);
     let request: Record<string, { Keys: Item[]; ProjectionExpression: string; ExpressionAttributeNames: Record<string, string>; ConsistentRead: boolean }> = {};
@@ -131,14 +135,14 @@ async function readUnknown(ctx: WriterContext, writes: readonly PlannedWrite[], 
       request = (r.UnprocessedKeys ?? {}) as typeof request;
     }
     for (const w of group) if (!seen.has(w.keyId)) cache.set(w.keyId, null);
-  });
+  }));
   return groups.length;
 }
 
 /** Writes `items` with BatchWriteItem until none is unprocessed; isolates items DynamoDB rejects as invalid. */
 async function batchWrite(ctx: WriterContext, writes: PlannedWrite[], dead: DeadLetter[]): Promise<PlannedWrite[]> {
   const done: PlannedWrite[] = [];
-  await pool(chunks(writes, 25), ctx.batchConcurrency, async (chunk) => {
+  await pool(chunks(writes, 25), ctx.batchSlots.size, (chunk) => ctx.batchSlots.run(async () => {
     let pending: PlannedWrite[] = chunk;
     for (let attempt = 0; pending.length; attempt++) {
       ctx.guard?.();
@@ -171,7 +175,7 @@ async function batchWrite(ctx: WriterContext, writes: PlannedWrite[], dead: Dead
         await sleep(Math.min(5_000, 50 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random()), ctx.signal);
       } else ctx.limiter.onSuccess();
     }
-  });
+  }));
   return done;
 }
 
