@@ -151,6 +151,7 @@ export async function pipelineFixture(stack: PrivateStack, name: string, opts: {
   const client = createDynamoClient();
   const startCdc = (): Proc => spawnWorker(stack, 'cdc', ['src/workers/cdc.ts', '--meta-db', metaDb, '--lease-ttl-ms', '5000', '--checkpoint-interval-ms', '200'], logDir);
   const startEtl = (): Proc => spawnWorker(stack, 'etl', ['src/workers/etl.ts', '--mapping', mappingFile, '--topic', topic, '--group', `${name}_etl`, '--control-table', `${name}_control`, '--initial-mode', 'exclusive', '--create-target', '--lease-ms', '5000', '--lease-margin-ms', '2000', '--session-timeout', '7000'], logDir);
+  let keepLogs = false;
   const f: PipelineFixture = {
     db, table, targetTable, topic, cdcId, pool, store, client, mapping, mappingFile, logDir,
     cdc: startCdc(),
@@ -171,6 +172,7 @@ export async function pipelineFixture(stack: PrivateStack, name: string, opts: {
           // target table not created yet or a service still coming back: try again
         }
         if (Date.now() - t0 > timeoutMs) {
+          keepLogs = true; // a failed run's worker logs are the evidence: close() leaves them
           throw new Error(`no convergence after ${timeoutMs} ms: ${JSON.stringify(counts)}; logs in ${logDir}`);
         }
         await sleep(1000);
@@ -181,7 +183,7 @@ export async function pipelineFixture(stack: PrivateStack, name: string, opts: {
       await client.send(new DeleteTableCommand({ TableName: targetTable })).catch(() => undefined);
       client.destroy();
       await pool.end().catch(() => undefined);
-      if (!process.env.FAULT_KEEP) fs.rmSync(logDir, { recursive: true, force: true });
+      if (!process.env.FAULT_KEEP && !keepLogs) fs.rmSync(logDir, { recursive: true, force: true });
     },
   };
   return f;
