@@ -21,7 +21,7 @@ export async function doRollback(m: Migration): Promise<void> {
     const f = rollbackFlags(req.to);
     await m.moveWrites(f.writeMode, `rollback to ${req.to}`);
     if (s.readPercent !== f.readPercent) await m.setFlags(f.readPercent, s.writeMode, `rollback to ${req.to}: reads after writes`);
-    if (req.to === 'backfill') s.backfill = { ...s.backfill, cursor: null, rowsCopied: 0, done: false, rowsPerSecond: 0 };
+    if (req.to === 'backfill') s.backfill = { ...s.backfill, cursor: null, rowsCopied: 0, done: false, rowsPerSecond: 0, waitingOn: null };
     if (req.to === 'backfill' || req.to === 'catch-up' || req.to === 'verify') s.verify = { progress: null, repairs: 0, passed: null };
     s.readSoaked = true;
     if (s.pendingReadPercent) {
