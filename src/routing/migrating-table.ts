@@ -77,6 +77,8 @@ interface DirectWrite {
 
 let directCounter = 0n;
 
+const found = (r: WriteResult): boolean => r.found;
+
 /** A migrating table as the application sees it. Create with `MigratingTable.open`, end with `close`. */
 export class MigratingTable {
   readonly instanceId: string;
@@ -134,22 +136,36 @@ export class MigratingTable {
   }
 
   /** The live row with `key`'s primary-key values, or undefined. */
-  async get(key: Row): Promise<Row | undefined> {
+  get(key: Row): Promise<Row | undefined> {
+    // Written as a promise chain, not async/await: on the hottest call the extra await costs about a microsecond of
+    // wall time on a loaded machine (measured), which is 2 % of a loopback point SELECT.
     const f = this.watcher.acquire();
+    let fromDynamo: boolean;
+    let read: Promise<Row | undefined>;
     try {
       // A split share hashes the partition (so a get and a query of one partition read the same store); the text is
       // only built when a split share or a shadow read needs it.
-      const fromDynamo = this.readsDynamo(f, f.readPercent > 0 && f.readPercent < 100 ? this.partitionText(key) : '');
-      const result = await (fromDynamo ? this.getDynamo(key) : this.mysql.get(key));
-      if (f.shadowReadFraction > 0) {
-        const readMysql = () => this.mysql.get(key);
-        const readDynamo = () => this.getDynamo(key);
-        this.maybeShadow(f, keyString(this.opts.mapping, key), fromDynamo, result, fromDynamo ? readMysql : readDynamo, fromDynamo ? readDynamo : readMysql);
-      }
-      return result;
-    } finally {
+      fromDynamo = this.readsDynamo(f, f.readPercent > 0 && f.readPercent < 100 ? this.partitionText(key) : '');
+      read = fromDynamo ? this.getDynamo(key) : this.mysql.get(key);
+    } catch (e) {
       this.watcher.release(f);
+      return Promise.reject(e);
     }
+    return read.then(
+      (result) => {
+        this.watcher.release(f);
+        if (f.shadowReadFraction > 0) {
+          const readMysql = () => this.mysql.get(key);
+          const readDynamo = () => this.getDynamo(key);
+          this.maybeShadow(f, keyString(this.opts.mapping, key), fromDynamo, result, fromDynamo ? readMysql : readDynamo, fromDynamo ? readDynamo : readMysql);
+        }
+        return result;
+      },
+      (e: unknown) => {
+        this.watcher.release(f);
+        throw e;
+      },
+    );
   }
 
   /**
@@ -184,26 +200,45 @@ export class MigratingTable {
    * first) may be omitted; ColumnDefaultError names a column that cannot be filled in the current mode.
    * DuplicateKeyError when a live row has the key.
    */
-  async insert(row: Row): Promise<Row> {
-    this.mysql.checkInsertRow(row);
-    const r = await this.write({ kind: 'insert', row });
-    return r.image ?? row;
+  insert(row: Row): Promise<Row> {
+    try {
+      this.mysql.checkInsertRow(row);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.write({ kind: 'insert', row }, (r) => r.image ?? row);
   }
 
   /** Inserts or replaces a full row. */
-  async put(row: Row): Promise<void> {
-    this.checkFullRow(row);
-    await this.write({ kind: 'put', row });
+  put(row: Row): Promise<void> {
+    try {
+      this.checkFullRow(row);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.write({ kind: 'put', row }, () => undefined);
   }
 
   /** Sets `changes` (non-key columns) on the row with `key`; returns whether the row exists. */
-  async update(key: Row, changes: Row): Promise<boolean> {
-    return (await this.write({ kind: 'update', key: this.keyOnly(key), changes })).found;
+  update(key: Row, changes: Row): Promise<boolean> {
+    let op: WriteOp;
+    try {
+      op = { kind: 'update', key: this.keyOnly(key), changes };
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.write(op, found);
   }
 
   /** Deletes the row with `key`; returns whether it existed. */
-  async delete(key: Row): Promise<boolean> {
-    return (await this.write({ kind: 'delete', key: this.keyOnly(key) })).found;
+  delete(key: Row): Promise<boolean> {
+    let op: WriteOp;
+    try {
+      op = { kind: 'delete', key: this.keyOnly(key) };
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.write(op, found);
   }
 
   /** Counters for the heartbeat and the workflow's gates. */
@@ -259,18 +294,30 @@ export class MigratingTable {
   }
 
   /** Takes a lease and runs `op` under its write mode; holds (does not fail) while fenced or not fresh. */
-  private async write(op: WriteOp): Promise<WriteResult> {
-    // The common case first, without the fence bookkeeping: every request pays for what is on this path.
+  private write<T>(op: WriteOp, pick: (r: WriteResult) => T): Promise<T> {
+    // The common case first, without the fence bookkeeping, as a promise chain (see `get`).
     const f = this.watcher.acquire();
     if (f.writeMode !== 'fenced' && this.watcher.fresh) {
+      let w: Promise<WriteResult>;
       try {
-        return await this.writeUnder(f.writeMode, op);
-      } finally {
+        w = this.writeUnder(f.writeMode, op);
+      } catch (e) {
         this.watcher.release(f);
+        return Promise.reject(e);
       }
+      return w.then(
+        (r) => {
+          this.watcher.release(f);
+          return pick(r);
+        },
+        (e: unknown) => {
+          this.watcher.release(f);
+          throw e;
+        },
+      );
     }
     this.watcher.release(f);
-    return this.writeHeld(op);
+    return this.writeHeld(op).then(pick);
   }
 
   /** `write` for a request that found the instance fenced or not fresh: waits for a writable mode (bounded). */
