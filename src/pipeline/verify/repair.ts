@@ -2,10 +2,15 @@
  * Repair: re-enqueue mismatching keys through the normal apply path (the CDC topic), then re-verify them.
  *
  * Invariants:
- * - Nothing is written to the target directly: each key's current source state is read in a consistent snapshot
- *   (GTID seq S) and published as a `load` at loadVersion(S) (row present) or a `delete` at loadVersion(S) (row
- *   absent: a tombstone "absent as of S"). Both are ordinary versioned events, so a repair racing a live change can
- *   never overwrite it (the change's version is higher), and the key's partition consumer stays its only writer.
+ * - Nothing is written to the target directly: each key's current source state is published as a `load` at
+ *   loadVersion(S) (row present) or a `delete` at loadVersion(S) (row absent: a tombstone "absent as of S"). Both are
+ *   ordinary versioned events, so a repair racing a live change can never overwrite it (the change's version is
+ *   higher), and the key's partition consumer stays its only writer.
+ * - S never over-claims: a snapshot's reported position can run a transaction or two ahead of its read view
+ *   (../backfill/snapshot.ts), so S is the position reported by a first snapshot and the rows are read in a second
+ *   one begun `settleMs` later, which contains every transaction ≤ S (they were in the binlog before it began; the
+ *   anomaly is a commit in progress). The rows may also reflect later changes: under-claiming is safe, those changes
+ *   are in the topic with higher versions and re-apply over the load.
  * - A load only replaces an item whose version is below loadVersion(S). An item corrupted at an equal or higher
  *   version needs a newer source snapshot: repair waits (up to `waitForNewerMs`) for the source to commit anything,
  *   then reports the key as not repairable through the stream rather than writing behind the consumer's back.
@@ -15,6 +20,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { keyText, rowOfKey, tableSpec, type KeyValues } from '../backfill/keyset';
 import { sleep } from '../backfill/pacing';
+import { inSnapshot } from '../backfill/snapshot';
 import type { LoadSink } from '../backfill/sink';
 import { readColumns } from '../row/codec';
 import type { CdcEvent } from '../types';
@@ -82,7 +88,9 @@ export async function repairMismatches(deps: RepairDeps, o: RepairOptions): Prom
       const later: Mismatch[] = [];
       for (let i = 0; i < pending.length; i += 500) {
         const batch = pending.slice(i, i + 500);
-        const { pos, rows } = await lookupRows(conn, spec, batch.map((m) => m.sourceKey), o.gtidDomain);
+        const { pos } = await inSnapshot(conn, async () => undefined, o.gtidDomain); // S: its position only
+        await sleep(o.settleMs ?? 500);
+        const { rows } = await lookupRows(conn, spec, batch.map((m) => m.sourceKey), o.gtidDomain);
         const events: CdcEvent[] = [];
         for (const m of batch) {
           if (m.itemVersion !== undefined && BigInt(m.itemVersion) >= BigInt(pos.version)) {

@@ -4,7 +4,7 @@
  * connection wrapper (a real connection; only the reported GTID state is moved ahead, to a transaction committed
  * after the read view was fixed). Such a snapshot must not turn an applied change into a reported mismatch; a real
  * mismatch on a recently written item is still confirmed; a key whose target stays ahead ends inconclusive after
- * the round cap instead of looping.
+ * the round cap instead of looping; repair never publishes a row read in such a snapshot at its reported position.
  */
 import { DeleteTableCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type * as mysql from 'mysql2/promise';
@@ -18,6 +18,9 @@ import { ensureTargetTable } from '../../../src/pipeline/target/table';
 import { compileMapping, type CompiledMapping } from '../../../src/pipeline/transform/mapping';
 import { changeVersion, loadVersion } from '../../../src/pipeline/version';
 import { recheck, VerifyInconclusiveError, type RecheckContext } from '../../../src/pipeline/verify/recheck';
+import { repairMismatches } from '../../../src/pipeline/verify/repair';
+import { plainKey } from '../../../src/pipeline/verify/report';
+import { MemorySink } from '../../../src/pipeline/backfill/sink';
 import { uniqueName } from '../../support/ids';
 
 const db = uniqueName('rc_src');
@@ -33,7 +36,7 @@ beforeAll(async () => {
   client = createDynamoClient();
   await pool.query(`CREATE DATABASE \`${db}\``);
   await pool.query(`CREATE TABLE \`${db}\`.t (id BIGINT PRIMARY KEY, v VARCHAR(20) NOT NULL)`);
-  await pool.query(`INSERT INTO \`${db}\`.t VALUES (1, 'a'), (2, 'a'), (3, 'a')`);
+  await pool.query(`INSERT INTO \`${db}\`.t VALUES (1, 'a'), (2, 'a'), (3, 'a'), (4, 'a')`);
   const columns = await readColumns(pool, db, 't');
   spec = tableSpec(db, 't', columns);
   mapping = compileMapping({ source: `${db}.t`, target, partitionKey: { attribute: 'pk', template: 'T#{id}' }, nulls: 'omit' }, columns);
@@ -134,4 +137,38 @@ test('a target that stays ahead of every snapshot ends inconclusive after the ro
   } finally {
     conn.release();
   }
+});
+
+test('repair never claims the reported position for rows read in a snapshot that may lag it', async () => {
+  await putItem(4, 'corrupted', loadVersion(1));
+  let q = 0n;
+  // The pool's first snapshot is inexact: the key changes (and the ETL applies it) after its read view was fixed.
+  let first = true;
+  const lagging = {
+    query: pool.query.bind(pool),
+    getConnection: async () => {
+      const c = await pool.getConnection();
+      const w = first
+        ? inexactOnce(c, async () => {
+            const gtid = await commit(`UPDATE \`${db}\`.t SET v = 'b' WHERE id = 4`);
+            q = seqOf(gtid);
+            await putItem(4, 'b', changeVersion(q, 0));
+            return gtid;
+          })
+        : c;
+      first = false;
+      return Object.assign(Object.create(c) as mysql.PoolConnection, { query: w.query, release: () => c.release() });
+    },
+  } as unknown as mysql.Pool;
+  const sink = new MemorySink();
+  const r = await repairMismatches(
+    { pool: lagging, client, mapping, sink, appliedThrough: everythingApplied },
+    { schema: db, table: 't', mismatches: [{ kind: 'different', sourceKey: ['4'], itemKey: plainKey(keyItem(4)), seenAtSeq: '0', itemVersion: loadVersion(1) }], settleMs: 50, recheckTimeoutMs: 10_000 },
+  );
+  expect(q).toBeGreaterThan(0n);
+  // Whatever it claims, the load must not carry the pre-update row above the update's version (it would undo it).
+  const [load] = sink.events;
+  expect(load).toMatchObject({ operation: 'load' });
+  expect(load.data.v === 'b' || BigInt(load.version) < BigInt(changeVersion(q, 0))).toBe(true);
+  expect(r).toMatchObject({ loads: 1, notRepairable: [], remaining: [] });
 });
