@@ -75,19 +75,26 @@ export const SUPPORTED_TYPES: ReadonlySet<string> = new Set([
  * (callers decide whether that is an error).
  */
 export async function readColumns(db: Queryable, schema: string, table: string): Promise<ColumnInfo[]> {
+  // Two queries, each filtered by constant schema and table name, so the server opens one table's metadata. A join of
+  // COLUMNS with KEY_COLUMN_USAGE made MariaDB scan KEY_COLUMN_USAGE across every table of every database (EXPLAIN:
+  // "Open_full_table; Scanned all databases"), which is slow on a server with many tables and crashed a loaded one.
   const [rows] = await db.query(
-    `SELECT c.COLUMN_NAME AS name, LOWER(c.DATA_TYPE) AS dataType, c.COLUMN_TYPE AS columnType,
-            c.NUMERIC_PRECISION AS numericPrecision, c.NUMERIC_SCALE AS numericScale,
-            c.DATETIME_PRECISION AS datetimePrecision, c.CHARACTER_MAXIMUM_LENGTH AS maxLength,
-            c.IS_NULLABLE AS nullable, c.ORDINAL_POSITION AS ordinal, k.ORDINAL_POSITION AS pkPosition
-       FROM information_schema.COLUMNS c
-       LEFT JOIN information_schema.KEY_COLUMN_USAGE k
-         ON k.TABLE_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME AND k.COLUMN_NAME = c.COLUMN_NAME
-        AND k.CONSTRAINT_NAME = 'PRIMARY'
-      WHERE c.TABLE_SCHEMA = ? AND c.TABLE_NAME = ?
-      ORDER BY c.ORDINAL_POSITION`,
+    `SELECT COLUMN_NAME AS name, LOWER(DATA_TYPE) AS dataType, COLUMN_TYPE AS columnType,
+            NUMERIC_PRECISION AS numericPrecision, NUMERIC_SCALE AS numericScale,
+            DATETIME_PRECISION AS datetimePrecision, CHARACTER_MAXIMUM_LENGTH AS maxLength,
+            IS_NULLABLE AS nullable, ORDINAL_POSITION AS ordinal
+       FROM information_schema.COLUMNS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
+      ORDER BY ORDINAL_POSITION`,
     [schema, table],
   );
+  const [keyRows] = await db.query(
+    `SELECT COLUMN_NAME AS name, ORDINAL_POSITION AS pkPosition
+       FROM information_schema.KEY_COLUMN_USAGE
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY'`,
+    [schema, table],
+  );
+  const pk = new Map((keyRows as Record<string, unknown>[]).map((k) => [String(k.name), Number(k.pkPosition)]));
   const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
   return (rows as Record<string, unknown>[]).map((r) => ({
     schema,
@@ -102,7 +109,7 @@ export async function readColumns(db: Queryable, schema: string, table: string):
     unsigned: /\bunsigned\b/i.test(String(r.columnType)),
     nullable: r.nullable === 'YES',
     ordinal: Number(r.ordinal),
-    pkPosition: num(r.pkPosition),
+    pkPosition: pk.get(String(r.name)) ?? null,
   }));
 }
 
