@@ -1,9 +1,15 @@
 /**
  * Replay on real Kafka and dynalite (next to the `earliest` replay in consumer.test.ts): a replay from a timestamp
  * (fetchTopicOffsetsByTimestamp) and one from explicit partition offsets each reprocess exactly the events they name
- * and leave EVERY item of the target identical; a reset is refused, naming the group, while a consumer runs, and an
- * offset outside a partition's range is refused before anything changes.
+ * and leave EVERY item of the target identical, as does the operator's `npm run etl -- --replay-from <time>`; a
+ * reset is refused, naming the group, while a consumer runs, and an offset outside a partition's range is refused
+ * before anything changes.
  */
+import type { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import YAML from 'yaml';
 import { DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { createDynamoClient } from '../../../src/infra/dynamodb';
@@ -17,6 +23,7 @@ import { compileMapping, type CompiledMapping } from '../../../src/pipeline/tran
 import { changeVersion, loadVersion } from '../../../src/pipeline/version';
 import { uniqueName } from '../../support/ids';
 import { createTopic, dms, produce, scanAll, USERS_MAPPING, waitFor } from './support';
+import { startWorker } from './worker-process';
 
 let kafka: Kafka;
 let admin: Admin;
@@ -30,6 +37,7 @@ const controlTable = uniqueName('replay_control');
 const group = uniqueName('replay_group');
 const schema = 'shop';
 const src = uniqueName('users');
+const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   kafka = createKafka('replay-test');
@@ -44,6 +52,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   await admin.deleteTopics({ topics: [topic, `${topic}.dlq`] }).catch(() => undefined);
   await Promise.all([table, controlTable].map((t) => client.send(new DeleteTableCommand({ TableName: t })).catch(() => undefined)));
   await Promise.all([admin.disconnect(), producer.disconnect()]);
@@ -115,5 +124,17 @@ test('replays from a timestamp and from explicit offsets, each leaving every ite
   const lag = await groupLag(admin, group, topic);
   expect(lag.map((p) => p.lag)).toEqual([Number(ends[0].high), Number(ends[1].high) - Number(mid), 0]);
   await consumeAll();
+  expect(JSON.stringify(await scanAll(client, table))).toBe(JSON.stringify(before));
+
+  // the operator's entry point: `npm run etl -- --replay-from <time>` resets the stopped group, then consumes
+  const mappingFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'replay-')), 'mapping.yaml');
+  fs.writeFileSync(mappingFile, YAML.stringify({ version: 1, tables: [USERS_MAPPING(`${schema}.${src}`, table)] }));
+  const etl = startWorker(['--mapping', mappingFile, '--topic', topic, '--group', group, '--control-table', controlTable, '--replay-from', new Date(at).toISOString(), '--quiet'], children);
+  await waitFor('reset', () => etl.log.join('').includes('replay: group offsets reset') || etl.child.exitCode !== null, WAIT_MS);
+  const reset = JSON.parse(etl.log.join('').split('\n').find((l) => l.includes('replay: group offsets reset'))!);
+  expect(reset).toMatchObject({ group, topic, partitions: expect.arrayContaining([expect.objectContaining({ partition: 0 })]) });
+  await waitFor('replayed by the process', async () => (await sum()) === 0, WAIT_MS);
+  etl.child.kill('SIGTERM');
+  expect(await etl.exited).toBe(0);
   expect(JSON.stringify(await scanAll(client, table))).toBe(JSON.stringify(before));
 });
