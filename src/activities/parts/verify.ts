@@ -65,9 +65,9 @@ export function createVerifyParts(c: PartClients): Partial<MigrationActivities> 
       fs.mkdirSync(c.reportDir, { recursive: true });
       const reportPath = hb?.reportPath ?? input.reportPath ?? newReportPath(c.reportDir, input.ctx.migrationId);
       const { probe, close } = await probeFor(c, input.ctx);
-      // The scan strategy reports progress only at its end: keep heartbeating (the last details, so a retry still
-      // resumes from them) or a table whose scan outlasts the heartbeat timeout is never verified — each attempt is
-      // timed out and restarted (found by test/faults/worker-kill.fault.ts on 40 000 rows).
+      // Progress comes per scan chunk/page, which on a loaded machine can take longer than the heartbeat timeout: keep
+      // heartbeating the last details from a timer too (so a retry still resumes from them), or such an attempt is
+      // timed out and restarted (found by test/faults/worker-kill.fault.ts on 40 000 rows with the old scan).
       let last: VerifyProgress | undefined = hb;
       const keepAlive = setInterval(() => heartbeat(last), 5_000);
       try {
