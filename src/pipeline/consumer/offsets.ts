@@ -1,7 +1,8 @@
 /**
  * Group offsets: lag per partition (what describe-ETL reports) and replay (reset the group to an offset or a time).
  * A reset requires the group to have no live member (Kafka refuses otherwise); the replayed events are applied with
- * the same version rule, so the table ends identical.
+ * the same version rule, so the table ends identical. Operators reset through ./replay.ts (which also refuses while
+ * a partition lease is live) or rebuild through ../target/rebuild.ts.
  */
 import type { Admin } from 'kafkajs';
 
