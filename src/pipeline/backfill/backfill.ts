@@ -17,6 +17,7 @@
 import type * as mysql from 'mysql2/promise';
 import type { BackfillProgress, StoppedBy } from '../../shared/activity-contract';
 import { readColumns, rowFromMysql2 } from '../row/codec';
+import { decoderFor } from '../row/decoder';
 import type { CdcEvent, Row } from '../types';
 import { BackfillOrderError } from './errors';
 import { decodeCursor, encodeCursor, initialRanges, type BackfillCursorState, type RangeState } from './cursor';
@@ -203,7 +204,8 @@ export async function runBackfill(deps: BackfillDeps, o: BackfillOptions): Promi
         const read = await inSnapshot(conn, async () => (await conn.query(chunkQuery(spec, range, limit)))[0] as Record<string, unknown>[], o.gtidDomain);
         const pos = read.pos;
         if (o.cdcStartSeq !== undefined && BigInt(pos.seq) < BigInt(o.cdcStartSeq)) throw new BackfillOrderError(pos.seq, o.cdcStartSeq);
-        const rows: Row[] = read.result.map((r) => rowFromMysql2(spec.columns, r));
+        const decode = decoderFor(spec.columns);
+        const rows: Row[] = read.result.map((r) => decode(r));
         read.result = []; // the driver's row objects are garbage from here on: one copy of the chunk in memory
         if (rows.length) {
           // Loads claim a seq a margin below the reported one (snapshot.ts: the reported position can run ahead).

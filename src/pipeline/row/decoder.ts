@@ -80,3 +80,15 @@ export function compileMysql2Decoder(columns: readonly ColumnInfo[]): RowDecoder
   const make = new Function('fallback', ...convs.map((_, i) => `c${i}`), body) as (fallback: (row: Readonly<Record<string, unknown>>) => Row, ...c: Convert[]) => RowDecoder;
   return make(fallback, ...convs);
 }
+
+const compiled = new WeakMap<readonly ColumnInfo[], RowDecoder>();
+
+/**
+ * The compiled decoder of a column list, built once per list object (a table's spec keeps its list for its lifetime,
+ * so backfill chunks and verify pages share one). Same results and errors as `rowFromMysql2(columns, row)`.
+ */
+export function decoderFor(columns: readonly ColumnInfo[]): RowDecoder {
+  let d = compiled.get(columns);
+  if (!d) compiled.set(columns, (d = compileMysql2Decoder(columns)));
+  return d;
+}

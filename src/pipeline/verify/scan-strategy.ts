@@ -25,7 +25,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type * as mysql from 'mysql2/promise';
 import { chunkQuery, keyOfRow, keyText, normalizeKey, type KeyValues, type TableSpec } from '../backfill/keyset';
 import { isLive, type Item } from '../item';
-import { rowFromMysql2 } from '../row/codec';
+import { decoderFor } from '../row/decoder';
 import type { Row } from '../types';
 import { compareItems, itemDigest, keyHash } from './fingerprint';
 import type { Suspect } from './recheck';
@@ -172,7 +172,8 @@ export class ScanVerification {
       let next: Promise<Record<string, unknown>[]> | undefined = read(this.source);
       while (next) {
         const raw: Record<string, unknown>[] = await next;
-        const rows: Row[] = raw.map((r) => rowFromMysql2(c.spec.columns, r));
+        const decode = decoderFor(c.spec.columns);
+        const rows: Row[] = raw.map((r) => decode(r));
         const last = rows.length < c.chunkRows;
         const after: KeyValues | null = rows.length ? keyOfRow(c.spec, rows[rows.length - 1]) : null;
         next = last || c.stopped() ? undefined : read(after);
