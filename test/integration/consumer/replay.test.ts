@@ -2,8 +2,8 @@
  * Replay on real Kafka and dynalite (next to the `earliest` replay in consumer.test.ts): a replay from a timestamp
  * (fetchTopicOffsetsByTimestamp) and one from explicit partition offsets each reprocess exactly the events they name
  * and leave EVERY item of the target identical, as does the operator's `npm run etl -- --replay-from <time>`; a
- * reset is refused, naming the group, while a consumer runs, and an offset outside a partition's range is refused
- * before anything changes.
+ * reset is refused, naming the group, while a consumer runs or a partition lease is live, and an offset outside a
+ * partition's range is refused before anything changes.
  */
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -137,4 +137,11 @@ test('replays from a timestamp and from explicit offsets, each leaving every ite
   etl.child.kill('SIGTERM');
   expect(await etl.exited).toBe(0);
   expect(JSON.stringify(await scanAll(client, table))).toBe(JSON.stringify(before));
+
+  // a live lease (a process killed moments ago, or a zombie still writing) also blocks a reset, naming the holder
+  const { lease } = await control.acquire(group, topic, 2, 'zombie-member', async () => undefined);
+  await expect(replayGroup({ admin, control }, group, topic, { earliest: true })).rejects.toMatchObject({ name: 'ReplayRefusedError', code: 'lease-held', message: expect.stringContaining('partition 2 by zombie-member') });
+  expect(await sum()).toBe(0);
+  await control.release(lease);
+  await replayGroup({ admin, control }, group, topic, { offsets: { 2: ends[2].high } }); // released: allowed again
 });
