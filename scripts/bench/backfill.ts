@@ -146,6 +146,7 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
     }
     const e2eSeconds = (performance.now() - t0) / 1000;
     const e2eThrottles = etl.progress().throttles;
+    ctx.log(`end to end: published after ${((published - t0) / 1000).toFixed(2)} s, applied after ${e2eSeconds.toFixed(2)} s (${Math.round(e2eRows / e2eSeconds)} rows/s beside raw ${Math.round(rawRate)} rows/s), ${e2eThrottles} throttle signals`);
     await sink.close();
     await etl.stop();
     await etlRun;

@@ -30,7 +30,7 @@ export interface ApplierOptions {
   readonly mode?: ApplyMode;
   /** Items per second this process never exceeds (default: no cap; throttling still slows it down). */
   readonly maxWriteRate?: number;
-  /** BatchWriteItem/BatchGetItem requests in flight in total, shared by all scopes (partitions); default 16. */
+  /** BatchWriteItem/BatchGetItem requests in flight in total, shared by all scopes (partitions); default 24. */
   readonly batchConcurrency?: number;
   /** Conditional PutItems in flight per apply call (shared mode); default 32. */
   readonly conditionalConcurrency?: number;
@@ -74,7 +74,7 @@ export class Applier {
   private readonly batchSlots: Slots;
 
   constructor(private readonly opts: ApplierOptions) {
-    this.batchSlots = new Slots(opts.batchConcurrency ?? 16);
+    this.batchSlots = new Slots(opts.batchConcurrency ?? 24);
     this.currentMode = opts.mode ?? 'shared';
     this.mappings = new Map(opts.mappings.map((m) => [m.sourceId, m]));
     this.limiter = new RateLimiter({ maxRate: opts.maxWriteRate ?? Infinity });
