@@ -3,8 +3,9 @@
  * table and even one partition-key value (users `USER#{id}` / `PROFILE`, orders `USER#{user_id}` / `ORDER#{order_id}`,
  * with order ids equal to user ids). In the DynamoDB-served modes (dynamo-primary, dynamo-only) get, put, insert,
  * update, delete and the partition query of one source never return, count or touch the other source's items (told
- * apart by `_src`), tombstones included; reconcile sees only its own source's items; MySQL ends equal to DynamoDB per
- * source.
+ * apart by `_src`), tombstones included; reconcile (and its rebase) sees only its own source's items; MySQL ends equal
+ * to DynamoDB per source. Back in mysql-primary with every read served by DynamoDB, shadow writes land per source and
+ * shadow reads of the shared partitions compare clean.
  */
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import type { RowDataPacket } from 'mysql2/promise';
@@ -140,4 +141,43 @@ it('reconcile sees only its own source, and MySQL ends equal to DynamoDB per sou
   const [mo] = await fx.pool.query<RowDataPacket[]>('SELECT user_id, order_id, total FROM orders ORDER BY user_id, order_id');
   expect(mu.map((r) => ({ ...r }))).toEqual([user(7, 'ann2'), user(8, 'bob again')]);
   expect(mo.map((r) => ({ ...r }))).toEqual([order(7, 8, '20.00'), order(8, 7, '30.00'), order(8, 8, '40.00')]);
+});
+
+it('mysql-primary with DynamoDB-served reads: shadow writes and shadow reads of a shared partition stay per source', async () => {
+  // Back behind the fence as the workflow does it: reconcile with rebase per source, then MySQL first again.
+  await setMode('fenced');
+  for (const name of ['users', 'orders']) {
+    const { mapping, columns } = await fx.mapping(name);
+    const r = await reconcileFromDynamo({ pool: fx.pool, dynamo: fx.dynamo, mapping, columns, flagStore: fx.flagStore, rebase: true });
+    expect(r.rebasedItems).toBe(name === 'users' ? 2 : 4);
+  }
+  await setMode('mysql-primary');
+  for (const name of ['users', 'orders']) await fx.flagStore.update(`${fx.db}.${name}`, { readPercent: 100, shadowReadFraction: 1 });
+  await users.refreshFlags();
+  await orders.refreshFlags();
+  const compared = () => users.stats().readsCompared + orders.stats().readsCompared;
+  const mismatches = () => users.stats().readMismatches + orders.stats().readMismatches;
+  const errors = () => users.stats().shadowReadErrors + orders.stats().shadowReadErrors;
+  const before = [compared(), mismatches(), errors()];
+
+  await users.put(user(9, 'cat'));
+  await orders.put(order(9, 9, '90.00'));
+  await orders.put(order(9, 10, '100.00'));
+  await users.update({ id: 7 }, { name: 'ann3' });
+  await orders.delete({ user_id: 8, order_id: 8 });
+  await users.settle();
+  await orders.settle();
+  expect(users.stats().shadowWrites + orders.stats().shadowWrites).toBe(5); // all landed, none superseded or failed
+  expect(users.stats().shadowWriteErrors + orders.stats().shadowWriteErrors).toBe(0);
+
+  // DynamoDB serves these reads; each is also compared with MySQL.
+  expect(await users.query({ id: 9 })).toEqual([user(9, 'cat')]);
+  expect(await orders.query({ user_id: 9 })).toEqual([order(9, 10, '100.00'), order(9, 9, '90.00')]); // "ORDER#10" < "ORDER#9"
+  expect(await users.query({ id: 7 })).toEqual([user(7, 'ann3')]);
+  expect(await orders.query({ user_id: 8 })).toEqual([order(8, 7, '30.00')]);
+  expect(await users.get({ id: 9 })).toEqual(user(9, 'cat'));
+  expect(await orders.get({ user_id: 9, order_id: 9 })).toEqual(order(9, 9, '90.00'));
+  await users.settle();
+  await orders.settle();
+  expect([compared(), mismatches(), errors()]).toEqual([before[0] + 6, before[1], before[2]]);
 });
