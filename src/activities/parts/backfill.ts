@@ -9,6 +9,10 @@
  * Lag back-off (src/pipeline/backfill/lag-probe.ts): before each chunk the copy waits while the CDC task's lag or the
  * ETL group's lag on the topic exceeds `maxLagMs` / `maxLagMessages` (CONFIG_DEFAULTS when absent, 0 = off). While it
  * waits the timer heartbeat carries `waitingOn` (why), and so does the returned progress when a slice ends waiting.
+ *
+ * Cursors (src/pipeline/cursor-store.ts): the copy's cursor holds key values, so it is saved in the meta database's
+ * cursor table after each acknowledged chunk and only its reference goes into heartbeats and the result; an attempt
+ * claims the row (fencing older attempts) and resumes from the stored cursor.
  */
 import type { Admin } from 'kafkajs';
 import type { BackfillInput, BackfillProgress, MigrationActivities } from '../../shared/activity-contract';
@@ -20,6 +24,7 @@ import { KafkaLoadSink } from '../../pipeline/backfill/kafka-sink';
 import { cdcLagSecondsOf, kafkaEtlBacklog, LAG_LIMIT, PipelineLagProbe } from '../../pipeline/backfill/lag-probe';
 import { formatPosition } from '../../pipeline/cdc/checkpoint';
 import { positionSeq } from '../../pipeline/verify/applied-probe';
+import { CursorPublisher, CursorStore } from '../../pipeline/cursor-store';
 import { cdcIdOf } from './cdc';
 import { cancellation, heartbeat, lastHeartbeat, mappingFor, withHeartbeats, type PartClients } from './common';
 
@@ -42,6 +47,9 @@ export function createBackfillParts(c: PartClients): Partial<MigrationActivities
       // from it), not only per chunk: a chunk slowed by a loaded source or a Kafka hiccup, or a wait for lag, must not
       // outlast the heartbeat timeout and get a live backfill retried.
       const resumed = lastHeartbeat<BackfillProgress>();
+      const claim = await new CursorStore(c.pool, c.cdcStore.metaDb).claim(input.ctx.migrationId, 'backfill', resumed?.cursor ?? input.cursor);
+      const cursors = new CursorPublisher(claim);
+      const from = { ...input, cursor: claim.cursor };
       let last: BackfillProgress | undefined = resumed;
       const withWait = (p: BackfillProgress): BackfillProgress => {
         const why = lag.latest?.over;
@@ -51,12 +59,12 @@ export function createBackfillParts(c: PartClients): Partial<MigrationActivities
         const p = await withHeartbeats(
           () =>
             runBackfill(
-              { pool: c.pool, sink, signal: cancellation(), onProgress: (pr) => heartbeat((last = progressOf(pr))), ...(lag.enabled ? { lagProbe: lag.probe } : {}) },
-              { ...backfillOptionsFrom(input, resumed), cdcStartSeq: seq?.toString(), ...(lag.enabled ? { maxLagMs: LAG_LIMIT } : {}) },
+              { pool: c.pool, sink, signal: cancellation(), onProgress: (pr) => publish(cursors, pr, (p) => heartbeat((last = p))), ...(lag.enabled ? { lagProbe: lag.probe } : {}) },
+              { ...backfillOptionsFrom(from, resumed && { ...resumed, cursor: claim.cursor }), cdcStartSeq: seq?.toString(), ...(lag.enabled ? { maxLagMs: LAG_LIMIT } : {}) },
             ),
           () => last && withWait(last),
         );
-        return withWait(p);
+        return withWait({ ...p, cursor: await cursors.refOf(p.cursor) });
       } finally {
         await Promise.allSettled([sink.close(), admin.disconnect()]);
       }
@@ -82,6 +90,12 @@ function lagProbeOf(c: PartClients, input: BackfillInput, cdcId: string, admin: 
     },
     limits,
   );
+}
+
+/** Heartbeats `pr` with its cursor replaced by the reference, once the cursor is saved. */
+function publish(cursors: CursorPublisher, pr: BackfillProgress, beat: (p: BackfillProgress) => void): void {
+  if (pr.cursor === null) beat(progressOf(pr));
+  else cursors.offer(pr.cursor, (ref) => beat(progressOf({ ...pr, cursor: ref })));
 }
 
 function progressOf(p: BackfillProgress): BackfillProgress {

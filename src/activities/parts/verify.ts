@@ -5,6 +5,8 @@
  * task (its topic) and the consumer group(s) with offsets committed on that topic; without exactly one of each, no
  * probe is used (recheck then waits its settle time, which is slower but still sound).
  * Reports go to `reportDir` (shared by every worker): repair reads the mismatch list next to the report.
+ * The resume cursor (the last verified key) is kept in the meta database's cursor table (src/pipeline/cursor-store.ts);
+ * heartbeats and results carry only its reference.
  */
 import * as fs from 'node:fs';
 import type { Admin } from 'kafkajs';
@@ -17,6 +19,7 @@ import { mismatchFileOf, newReportPath, verifyOptionsFrom, verifyProgressOf } fr
 import { repairMismatches } from '../../pipeline/verify/repair';
 import { readMismatches } from '../../pipeline/verify/report';
 import { runVerify } from '../../pipeline/verify/verifier';
+import { CursorPublisher, CursorStore } from '../../pipeline/cursor-store';
 import { cancellation, heartbeat, lastHeartbeat, mappingFor, tableId, type PartClients } from './common';
 
 /** The topic of the table's live built-in CDC task, if exactly one exists. */
@@ -61,21 +64,25 @@ export function createVerifyParts(c: PartClients): Partial<MigrationActivities> 
   return {
     async verify(input): Promise<VerifyProgress> {
       const mapping = await mappingFor(c, input.mappingFile, input.ctx);
-      const hb = lastHeartbeat<VerifyProgress>();
+      const resumed = lastHeartbeat<VerifyProgress>();
+      const claim = await new CursorStore(c.pool, c.cdcStore.metaDb).claim(input.ctx.migrationId, 'verify', resumed?.cursor ?? input.cursor);
+      const cursors = new CursorPublisher(claim);
+      const hb = resumed && { ...resumed, cursor: claim.cursor };
       fs.mkdirSync(c.reportDir, { recursive: true });
       const reportPath = hb?.reportPath ?? input.reportPath ?? newReportPath(c.reportDir, input.ctx.migrationId);
       const { probe, close } = await probeFor(c, input.ctx);
       // Progress comes per scan chunk/page, which on a loaded machine can take longer than the heartbeat timeout: keep
       // heartbeating the last details from a timer too (so a retry still resumes from them), or such an attempt is
       // timed out and restarted (found by test/faults/worker-kill.fault.ts on 40 000 rows with the old scan).
-      let last: VerifyProgress | undefined = hb;
+      let last: VerifyProgress | undefined = resumed;
       const keepAlive = setInterval(() => heartbeat(last), 5_000);
       try {
         const p = await runVerify(
-          { pool: c.pool, client: c.dynamo, mapping, appliedThrough: probe, signal: cancellation(), onProgress: (pr) => heartbeat((last = verifyProgressOf(pr, reportPath))) },
-          verifyOptionsFrom(input, reportPath, hb),
+          { pool: c.pool, client: c.dynamo, mapping, appliedThrough: probe, signal: cancellation(), onProgress: (pr) => publish(cursors, verifyProgressOf(pr, reportPath), (v) => heartbeat((last = v))) },
+          verifyOptionsFrom({ ...input, cursor: claim.cursor }, reportPath, hb),
         );
-        return verifyProgressOf(p, reportPath);
+        const result = verifyProgressOf(p, reportPath);
+        return { ...result, cursor: await cursors.refOf(result.cursor) };
       } finally {
         clearInterval(keepAlive);
         await close();
@@ -98,4 +105,10 @@ export function createVerifyParts(c: PartClients): Partial<MigrationActivities> 
       }
     },
   };
+}
+
+/** Heartbeats `v` with its cursor replaced by the reference, once the cursor is saved. */
+function publish(cursors: CursorPublisher, v: VerifyProgress, beat: (v: VerifyProgress) => void): void {
+  if (v.cursor === null) beat(v);
+  else cursors.offer(v.cursor, (ref) => beat({ ...v, cursor: ref }));
 }

@@ -75,7 +75,8 @@ export class CheckpointStore {
   private readonly table: string;
   constructor(
     private readonly db: Queryable,
-    metaDb: string,
+    /** The cutover meta database (also home of the backfill/verify cursor table, src/pipeline/cursor-store.ts). */
+    readonly metaDb: string,
   ) {
     this.table = qualified(metaDb);
   }
