@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     .option('--initial-mode <mode>', 'apply mode of a new group: exclusive | shared', 'shared')
     .option('--create-target', 'create missing target tables from the mapping')
     .option('--max-write-rate <n>', 'items per second this process never exceeds', num)
-    .option('--concurrency <n>', 'partitions applied concurrently', num, 4)
+    .option('--concurrency <n>', 'partitions applied concurrently (default: every partition of the topic)', num)
     .option('--session-timeout <ms>', 'Kafka group session timeout (a dead member is noticed after this)', num, 30_000)
     .option('--max-events-per-apply <n>', 'events per apply-and-commit step', num, 5000)
     .option('--lease-ms <n>', 'partition lease duration', num, DEFAULT_LEASE.durationMs)
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     .option('--truncate-target', 'consent to the deletes of --rebuild')
     .option('--fresh-backfill', 'with --rebuild: a new backfill will reload the topic (skips the full-history check)')
     .parse(process.argv)
-    .opts<ResetFlags & { mapping: string; topic: string; group: string; dlqTopic?: string; controlTable: string; initialMode: 'exclusive' | 'shared'; createTarget?: boolean; maxWriteRate?: number; concurrency: number; maxEventsPerApply: number; sessionTimeout: number; leaseMs: number; leaseMarginMs: number; maxDlq?: number; maxDlqRate: number; quiet?: boolean }>();
+    .opts<ResetFlags & { mapping: string; topic: string; group: string; dlqTopic?: string; controlTable: string; initialMode: 'exclusive' | 'shared'; createTarget?: boolean; maxWriteRate?: number; concurrency?: number; maxEventsPerApply: number; sessionTimeout: number; leaseMs: number; leaseMarginMs: number; maxDlq?: number; maxDlqRate: number; quiet?: boolean }>();
 
   loadMappingFile(o.mapping); // a bad mapping fails now, whether or not the services are up
   const reset = resetRequest(o); // so does a bad --replay-from
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     console.error(JSON.stringify({ level: 'warn', msg: 'waiting for service', ...problemFields(p), attempt, retryInMs }));
   await waitForServices(['mysql', 'dynamodb', 'kafka'], { maxWaitMs: startupWaitMs(), signal: ac.signal, onWait });
   if (ac.signal.aborted) process.exit(0);
-  await assertTopicExists(o.topic);
+  const topicPartitions = await assertTopicExists(o.topic);
 
   const client = createDynamoClient();
   // Compile with the source's column types, exactly as verify, routing and the runEtl activity do (without them a
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     initialMode: o.initialMode,
     freshTarget: fresh,
     maxWriteRate: o.maxWriteRate,
-    partitionsConsumedConcurrently: o.concurrency,
+    partitionsConsumedConcurrently: o.concurrency ?? topicPartitions,
     maxEventsPerApply: o.maxEventsPerApply,
     sessionTimeout: o.sessionTimeout,
     heartbeatInterval: Math.min(3_000, Math.floor(o.sessionTimeout / 3)),
@@ -136,13 +136,19 @@ async function main(): Promise<void> {
   process.exit(result.stoppedBy === 'error' ? 1 : 0);
 }
 
-/** A topic that does not exist can never be consumed (auto-creation is off): fail now, naming it. */
-async function assertTopicExists(topic: string): Promise<void> {
+/**
+ * A topic that does not exist can never be consumed (auto-creation is off): fail now, naming it. Returns its partition
+ * count (a member consumes every partition it is assigned at once unless --concurrency says otherwise, as the runEtl
+ * activity does).
+ */
+async function assertTopicExists(topic: string): Promise<number> {
   const admin = createKafka('cutover-etl-check', { retry: { retries: 2 } }).admin();
   try {
     await admin.connect();
     const topics = await admin.listTopics();
     if (!topics.includes(topic)) throw new ConfigError(`topic ${topic} does not exist on ${serviceEnv().kafkaBrokers.join(',')} (create it, or start the migration's CDC first)`, undefined, undefined, '--topic');
+    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+    return Math.max(1, meta.topics[0]?.partitions.length ?? 1);
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
