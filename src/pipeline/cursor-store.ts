@@ -60,12 +60,17 @@ export class CursorFencedError extends CutoverError {
   }
 }
 
+/** Counters saved with a cursor (rows copied, rows compared…): they describe exactly the stored cursor. */
+export type CursorCounters = Readonly<Record<string, number>>;
+
 /** One attempt's hold on a cursor row: where to resume from, and how to save. */
 export interface CursorClaim {
   /** The raw cursor to resume from (null: from the first key). Never put it into Temporal. */
   readonly cursor: string | null;
-  /** Saves `cursor` (fenced) and returns the reference to publish instead of it. */
-  save(cursor: string): Promise<string>;
+  /** The counters saved with `cursor` (null on a fresh start or a legacy cursor): resume counting from these. */
+  readonly counters: CursorCounters | null;
+  /** Saves `cursor` with its counters (fenced) and returns the reference to publish instead of it. */
+  save(cursor: string, counters: CursorCounters): Promise<string>;
 }
 
 /** The cursor table in `metaDb` on `db`; the caller owns `db`. */
@@ -91,6 +96,7 @@ export class CursorStore {
           epoch BIGINT NOT NULL,
           generation BIGINT NOT NULL,
           cursor_text LONGTEXT NULL,
+          counters TEXT NULL,
           updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
           PRIMARY KEY (owner, stage)
         )`,
@@ -118,25 +124,26 @@ export class CursorStore {
       await conn.query(`INSERT IGNORE INTO ${this.table} (owner, stage, epoch, generation, cursor_text) VALUES (?, ?, 0, 0, NULL)`, [owner, stage]);
       // LAST_INSERT_ID(expr) hands this connection the epoch it set, even under concurrent claims.
       const [res] = await conn.query(
-        `UPDATE ${this.table} SET epoch = LAST_INSERT_ID(epoch + 1), cursor_text = IF(?, ?, cursor_text), generation = generation + IF(?, 1, 0) WHERE owner = ? AND stage = ?`,
-        [fresh, initial, fresh, owner, stage],
+        `UPDATE ${this.table} SET epoch = LAST_INSERT_ID(epoch + 1), cursor_text = IF(?, ?, cursor_text), counters = IF(?, NULL, counters), generation = generation + IF(?, 1, 0) WHERE owner = ? AND stage = ?`,
+        [fresh, initial, fresh, fresh, owner, stage],
       );
       const epoch = Number((res as mysql.ResultSetHeader).insertId);
-      const [rows] = await conn.query(`SELECT generation, cursor_text FROM ${this.table} WHERE owner = ? AND stage = ?`, [owner, stage]);
-      const row = (rows as { generation: number | string; cursor_text: string | null }[])[0];
+      const [rows] = await conn.query(`SELECT generation, cursor_text, counters FROM ${this.table} WHERE owner = ? AND stage = ?`, [owner, stage]);
+      const row = (rows as { generation: number | string; cursor_text: string | null; counters: string | null }[])[0];
       const generation = Number(row.generation);
       if (ref && generation < ref.generation) throw new CursorStoreError(owner, stage, `stored generation ${generation} is behind the reference's ${ref.generation} (was the ${CURSOR_TABLE} table restored or dropped?)`);
       if (ref && row.cursor_text === null && ref.generation > 0) throw new CursorStoreError(owner, stage, `generation ${generation} holds no cursor`);
-      return { cursor: row.cursor_text, save: (cursor) => this.save(owner, stage, epoch, cursor) };
+      const counters = row.counters === null ? null : (JSON.parse(row.counters) as CursorCounters);
+      return { cursor: row.cursor_text, counters, save: (cursor, c) => this.save(owner, stage, epoch, cursor, c) };
     } finally {
       conn.release();
     }
   }
 
-  private async save(owner: string, stage: CursorStage, epoch: number, cursor: string): Promise<string> {
+  private async save(owner: string, stage: CursorStage, epoch: number, cursor: string, counters: CursorCounters): Promise<string> {
     const conn = await this.db.getConnection();
     try {
-      const [res] = await conn.query(`UPDATE ${this.table} SET cursor_text = ?, generation = LAST_INSERT_ID(generation + 1) WHERE owner = ? AND stage = ? AND epoch = ?`, [cursor, owner, stage, epoch]);
+      const [res] = await conn.query(`UPDATE ${this.table} SET cursor_text = ?, counters = ?, generation = LAST_INSERT_ID(generation + 1) WHERE owner = ? AND stage = ? AND epoch = ?`, [cursor, JSON.stringify(counters), owner, stage, epoch]);
       const h = res as mysql.ResultSetHeader;
       if (h.affectedRows === 0) throw new CursorFencedError(owner, stage, epoch);
       return cursorRef(stage, Number(h.insertId));
@@ -152,7 +159,7 @@ export class CursorStore {
  * pending saves and returns the reference of a final cursor. A failed save (e.g. fenced) is rethrown by `refOf`.
  */
 export class CursorPublisher {
-  private pending: { cursor: string; then: (ref: string) => void } | undefined;
+  private pending: { cursor: string; counters: CursorCounters; then: (ref: string) => void } | undefined;
   private running: Promise<void> | undefined;
   private failure: unknown;
   private saved: { cursor: string; ref: string } | undefined;
@@ -160,19 +167,19 @@ export class CursorPublisher {
   constructor(private readonly claim: CursorClaim) {}
 
   /** Saves `cursor` soon, then calls `then` with its reference (skipped if a newer cursor is offered meanwhile). */
-  offer(cursor: string, then: (ref: string) => void): void {
+  offer(cursor: string, counters: CursorCounters, then: (ref: string) => void): void {
     if (this.failure !== undefined) return;
-    this.pending = { cursor, then };
+    this.pending = { cursor, counters, then };
     this.running ??= this.drain();
   }
 
   /** The reference of `cursor` (null stays null), once saved after every earlier offer. */
-  async refOf(cursor: string | null): Promise<string | null> {
+  async refOf(cursor: string | null, counters: CursorCounters): Promise<string | null> {
     await this.running;
     if (this.failure !== undefined) throw this.failure;
     if (cursor === null) return null;
     if (this.saved?.cursor === cursor) return this.saved.ref;
-    const ref = await this.claim.save(cursor);
+    const ref = await this.claim.save(cursor, counters);
     this.saved = { cursor, ref };
     return ref;
   }
@@ -182,7 +189,7 @@ export class CursorPublisher {
       while (this.pending) {
         const job = this.pending;
         this.pending = undefined;
-        const ref = await this.claim.save(job.cursor);
+        const ref = await this.claim.save(job.cursor, job.counters);
         this.saved = { cursor: job.cursor, ref };
         job.then(ref);
       }

@@ -49,7 +49,9 @@ export function createBackfillParts(c: PartClients): Partial<MigrationActivities
       const resumed = lastHeartbeat<BackfillProgress>();
       const claim = await new CursorStore(c.pool, c.cdcStore.metaDb).claim(input.ctx.migrationId, 'backfill', resumed?.cursor ?? input.cursor);
       const cursors = new CursorPublisher(claim);
-      const from = { ...input, cursor: claim.cursor };
+      // The stored cursor may be ahead of the heartbeat / input that named it: count from its own counters.
+      const rowsCopied = claim.counters?.rowsCopied;
+      const from = { ...input, cursor: claim.cursor, rowsCopiedBefore: rowsCopied ?? input.rowsCopiedBefore };
       let last: BackfillProgress | undefined = resumed;
       const withWait = (p: BackfillProgress): BackfillProgress => {
         const why = lag.latest?.over;
@@ -60,11 +62,11 @@ export function createBackfillParts(c: PartClients): Partial<MigrationActivities
           () =>
             runBackfill(
               { pool: c.pool, sink, signal: cancellation(), onProgress: (pr) => publish(cursors, pr, (p) => heartbeat((last = p))), ...(lag.enabled ? { lagProbe: lag.probe } : {}) },
-              { ...backfillOptionsFrom(from, resumed && { ...resumed, cursor: claim.cursor }), cdcStartSeq: seq?.toString(), ...(lag.enabled ? { maxLagMs: LAG_LIMIT } : {}) },
+              { ...backfillOptionsFrom(from, resumed && { ...resumed, cursor: claim.cursor, rowsCopied: rowsCopied ?? resumed.rowsCopied }), cdcStartSeq: seq?.toString(), ...(lag.enabled ? { maxLagMs: LAG_LIMIT } : {}) },
             ),
           () => last && withWait(last),
         );
-        return withWait({ ...p, cursor: await cursors.refOf(p.cursor) });
+        return withWait({ ...p, cursor: await cursors.refOf(p.cursor, { rowsCopied: p.rowsCopied }) });
       } finally {
         await Promise.allSettled([sink.close(), admin.disconnect()]);
       }
@@ -95,7 +97,7 @@ function lagProbeOf(c: PartClients, input: BackfillInput, cdcId: string, admin: 
 /** Heartbeats `pr` with its cursor replaced by the reference, once the cursor is saved. */
 function publish(cursors: CursorPublisher, pr: BackfillProgress, beat: (p: BackfillProgress) => void): void {
   if (pr.cursor === null) beat(progressOf(pr));
-  else cursors.offer(pr.cursor, (ref) => beat(progressOf({ ...pr, cursor: ref })));
+  else cursors.offer(pr.cursor, { rowsCopied: pr.rowsCopied }, (ref) => beat(progressOf({ ...pr, cursor: ref })));
 }
 
 function progressOf(p: BackfillProgress): BackfillProgress {

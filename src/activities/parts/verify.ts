@@ -10,7 +10,7 @@
  */
 import * as fs from 'node:fs';
 import type { Admin } from 'kafkajs';
-import type { ActivityCtx, MigrationActivities, VerifyProgress } from '../../shared/activity-contract';
+import type { ActivityCtx, MigrationActivities, VerifyCounts, VerifyProgress } from '../../shared/activity-contract';
 import { TASK_TABLE } from '../../pipeline/cdc/checkpoint';
 import { KafkaLoadSink } from '../../pipeline/backfill/kafka-sink';
 import { BuiltinCdcSource } from '../../pipeline/cdc/source';
@@ -19,7 +19,7 @@ import { mismatchFileOf, newReportPath, verifyOptionsFrom, verifyProgressOf } fr
 import { repairMismatches } from '../../pipeline/verify/repair';
 import { readMismatches } from '../../pipeline/verify/report';
 import { runVerify } from '../../pipeline/verify/verifier';
-import { CursorPublisher, CursorStore } from '../../pipeline/cursor-store';
+import { CursorPublisher, CursorStore, type CursorCounters } from '../../pipeline/cursor-store';
 import { cancellation, heartbeat, lastHeartbeat, mappingFor, tableId, type PartClients } from './common';
 
 /** The topic of the table's live built-in CDC task, if exactly one exists. */
@@ -67,7 +67,9 @@ export function createVerifyParts(c: PartClients): Partial<MigrationActivities> 
       const resumed = lastHeartbeat<VerifyProgress>();
       const claim = await new CursorStore(c.pool, c.cdcStore.metaDb).claim(input.ctx.migrationId, 'verify', resumed?.cursor ?? input.cursor);
       const cursors = new CursorPublisher(claim);
-      const hb = resumed && { ...resumed, cursor: claim.cursor };
+      // The stored cursor may be ahead of the heartbeat / input that named it: count from its own counters.
+      const counts = claim.counters as VerifyCounts | null;
+      const hb = resumed && { ...resumed, ...counts, cursor: claim.cursor };
       fs.mkdirSync(c.reportDir, { recursive: true });
       const reportPath = hb?.reportPath ?? input.reportPath ?? newReportPath(c.reportDir, input.ctx.migrationId);
       const { probe, close } = await probeFor(c, input.ctx);
@@ -79,10 +81,10 @@ export function createVerifyParts(c: PartClients): Partial<MigrationActivities> 
       try {
         const p = await runVerify(
           { pool: c.pool, client: c.dynamo, mapping, appliedThrough: probe, signal: cancellation(), onProgress: (pr) => publish(cursors, verifyProgressOf(pr, reportPath), (v) => heartbeat((last = v))) },
-          verifyOptionsFrom({ ...input, cursor: claim.cursor }, reportPath, hb),
+          verifyOptionsFrom({ ...input, cursor: claim.cursor, before: counts ?? input.before }, reportPath, hb),
         );
         const result = verifyProgressOf(p, reportPath);
-        return { ...result, cursor: await cursors.refOf(result.cursor) };
+        return { ...result, cursor: await cursors.refOf(result.cursor, countsOf(result)) };
       } finally {
         clearInterval(keepAlive);
         await close();
@@ -110,5 +112,9 @@ export function createVerifyParts(c: PartClients): Partial<MigrationActivities> 
 /** Heartbeats `v` with its cursor replaced by the reference, once the cursor is saved. */
 function publish(cursors: CursorPublisher, v: VerifyProgress, beat: (v: VerifyProgress) => void): void {
   if (v.cursor === null) beat(v);
-  else cursors.offer(v.cursor, (ref) => beat({ ...v, cursor: ref }));
+  else cursors.offer(v.cursor, countsOf(v), (ref) => beat({ ...v, cursor: ref }));
+}
+
+function countsOf(v: VerifyCounts): CursorCounters {
+  return { rowsCompared: v.rowsCompared, missing: v.missing, extra: v.extra, different: v.different };
 }
