@@ -83,7 +83,8 @@ async function memoryGrowth(fn: (afterChunk: () => void) => Promise<unknown>): P
 
 export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
   loadStackEnv();
-  const e2eRows = Math.max(5_000, Math.round(20_000 * ctx.scale));
+  // 60k rows: long enough that the pipeline's fill time (first chunk read, published, fetched) is a small part of the run.
+  const e2eRows = Math.max(5_000, Math.round(60_000 * ctx.scale));
   const [memSmall, memLarge] = ctx.scale >= 4 ? [100_000, 1_000_000] : ctx.scale >= 1 ? [25_000, 250_000] : [2_500, 25_000];
   const maxRows = Math.max(e2eRows, memLarge);
   const suffix = `${process.pid}_${Date.now().toString(36)}`;
