@@ -5,28 +5,23 @@
  * item exactly once with its version, and a configured maximum write rate is respected.
  */
 import * as http from 'node:http';
-import { CreateTableCommand, DeleteTableCommand, waitUntilTableExists, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createDynamoClient } from '../../../src/infra/dynamodb';
-import { serviceEnv } from '../../../src/infra/env';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Applier } from '../../../src/pipeline/apply/apply';
 import { compileMapping } from '../../../src/pipeline/transform/mapping';
 import type { CdcEvent } from '../../../src/pipeline/types';
 import { scanAll } from '../consumer/support';
 import { uniqueName } from '../../support/ids';
+import { startProxyBed, type ProxyBed } from './proxy-bed';
 
-let proxy: http.Server;
+let bed: ProxyBed;
 let proxied: DynamoDBClient;
 let direct: DynamoDBClient;
 const table = uniqueName('apply_throttle');
 let throttled = 0;
 
 beforeAll(async () => {
-  direct = createDynamoClient();
-  await direct.send(new CreateTableCommand({ TableName: table, BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] }));
-  await waitUntilTableExists({ client: direct, maxWaitTime: 60 }, { TableName: table });
-  const target = new URL(serviceEnv().dynamoEndpoint ?? 'http://127.0.0.1:18000');
   let n = 0;
-  proxy = http.createServer((req, res) => {
+  bed = await startProxyBed(table, (target) => (req, res) => {
     const target_ = String(req.headers['x-amz-target'] ?? '');
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -45,17 +40,10 @@ beforeAll(async () => {
       up.end(Buffer.concat(chunks));
     });
   });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  const port = (proxy.address() as { port: number }).port;
-  proxied = createDynamoClient({ ...serviceEnv(), dynamoEndpoint: `http://127.0.0.1:${port}` });
+  ({ direct, proxied } = bed);
 });
 
-afterAll(async () => {
-  await direct.send(new DeleteTableCommand({ TableName: table })).catch(() => undefined);
-  direct.destroy();
-  proxied.destroy();
-  await new Promise((r) => proxy.close(r));
-});
+afterAll(() => bed.close());
 
 const mapping = compileMapping({ source: 's.throttle', target: table, partitionKey: { attribute: 'pk', template: 'K#{id}' }, nulls: 'omit' });
 const events = (from: number, n: number, version: number): CdcEvent[] =>

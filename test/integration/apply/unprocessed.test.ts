@@ -9,21 +9,20 @@
  *    `validation`.
  */
 import * as http from 'node:http';
-import { CreateTableCommand, DeleteTableCommand, waitUntilTableExists, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createDynamoClient } from '../../../src/infra/dynamodb';
-import { serviceEnv } from '../../../src/infra/env';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Applier } from '../../../src/pipeline/apply/apply';
 import { compileMapping } from '../../../src/pipeline/transform/mapping';
 import type { CdcEvent } from '../../../src/pipeline/types';
 import { scanAll } from '../consumer/support';
 import { uniqueName } from '../../support/ids';
+import { startProxyBed, type ProxyBed } from './proxy-bed';
 
 type Json = Record<string, unknown>;
 type WriteRequests = Record<string, Json[]>;
 
 const table = uniqueName('apply_unprocessed');
 const POISON = 'K#777';
-let proxy: http.Server;
+let bed: ProxyBed;
 let proxied: DynamoDBClient;
 let direct: DynamoDBClient;
 const seen = { partial: 0, validation: 0, puts: 0 };
@@ -36,77 +35,68 @@ const validationError = (res: http.ServerResponse): void => {
 const hasPoison = (body: Json): boolean => JSON.stringify(body).includes(`"${POISON}"`);
 
 beforeAll(async () => {
-  direct = createDynamoClient();
-  await direct.send(new CreateTableCommand({ TableName: table, BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] }));
-  await waitUntilTableExists({ client: direct, maxWaitTime: 60 }, { TableName: table });
-  const target = new URL(serviceEnv().dynamoEndpoint ?? 'http://127.0.0.1:18000');
-  const forward = (req: http.IncomingMessage, body: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> =>
-    new Promise((resolve, reject) => {
-      const headers = { ...req.headers, 'content-length': String(Buffer.byteLength(body)) };
-      const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers }, (r) => {
-        const parts: Buffer[] = [];
-        r.on('data', (c: Buffer) => parts.push(c));
-        r.on('end', () => resolve({ status: r.statusCode ?? 500, headers: r.headers, text: Buffer.concat(parts).toString() }));
+  bed = await startProxyBed(table, (target) => {
+    const forward = (req: http.IncomingMessage, body: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> =>
+      new Promise((resolve, reject) => {
+        const headers = { ...req.headers, 'content-length': String(Buffer.byteLength(body)) };
+        const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers }, (r) => {
+          const parts: Buffer[] = [];
+          r.on('data', (c: Buffer) => parts.push(c));
+          r.on('end', () => resolve({ status: r.statusCode ?? 500, headers: r.headers, text: Buffer.concat(parts).toString() }));
+        });
+        up.on('error', reject);
+        up.end(body);
       });
-      up.on('error', reject);
-      up.end(body);
-    });
-  proxy = http.createServer((req, res) => {
-    const op = String(req.headers['x-amz-target'] ?? '');
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      void (async () => {
-        const raw = Buffer.concat(chunks).toString();
-        const body = JSON.parse(raw || '{}') as Json;
-        if (/PutItem$/.test(op) && hasPoison(body)) {
-          seen.puts++;
-          return validationError(res);
-        }
-        if (!/BatchWriteItem$/.test(op)) {
-          const r = await forward(req, raw);
-          res.writeHead(r.status, { 'content-type': String(r.headers['content-type'] ?? 'application/x-amz-json-1.0') });
-          return res.end(r.text);
-        }
-        if (hasPoison(body)) {
-          seen.validation++;
-          return validationError(res);
-        }
-        // The first half of each table's requests goes through; the rest comes back unprocessed.
-        const items = body.RequestItems as WriteRequests;
-        const sent: WriteRequests = {};
-        const held: WriteRequests = {};
-        for (const [t, reqs] of Object.entries(items)) {
-          const k = Math.ceil(reqs.length / 2);
-          sent[t] = reqs.slice(0, k);
-          if (reqs.length > k) held[t] = reqs.slice(k);
-        }
-        if (Object.keys(held).length) seen.partial++;
-        const r = await forward(req, JSON.stringify({ ...body, RequestItems: sent }));
-        if (r.status !== 200) {
-          res.writeHead(r.status, { 'content-type': 'application/x-amz-json-1.0' });
-          return res.end(r.text);
-        }
-        const answer = JSON.parse(r.text) as Json;
-        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
-        res.end(JSON.stringify({ ...answer, UnprocessedItems: held }));
-      })().catch((e: unknown) => {
-        res.writeHead(500);
-        res.end(String(e));
+    return (req, res) => {
+      const op = String(req.headers['x-amz-target'] ?? '');
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        void (async () => {
+          const raw = Buffer.concat(chunks).toString();
+          const body = JSON.parse(raw || '{}') as Json;
+          if (/PutItem$/.test(op) && hasPoison(body)) {
+            seen.puts++;
+            return validationError(res);
+          }
+          if (!/BatchWriteItem$/.test(op)) {
+            const r = await forward(req, raw);
+            res.writeHead(r.status, { 'content-type': String(r.headers['content-type'] ?? 'application/x-amz-json-1.0') });
+            return res.end(r.text);
+          }
+          if (hasPoison(body)) {
+            seen.validation++;
+            return validationError(res);
+          }
+          // The first half of each table's requests goes through; the rest comes back unprocessed.
+          const items = body.RequestItems as WriteRequests;
+          const sent: WriteRequests = {};
+          const held: WriteRequests = {};
+          for (const [t, reqs] of Object.entries(items)) {
+            const k = Math.ceil(reqs.length / 2);
+            sent[t] = reqs.slice(0, k);
+            if (reqs.length > k) held[t] = reqs.slice(k);
+          }
+          if (Object.keys(held).length) seen.partial++;
+          const r = await forward(req, JSON.stringify({ ...body, RequestItems: sent }));
+          if (r.status !== 200) {
+            res.writeHead(r.status, { 'content-type': 'application/x-amz-json-1.0' });
+            return res.end(r.text);
+          }
+          const answer = JSON.parse(r.text) as Json;
+          res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
+          res.end(JSON.stringify({ ...answer, UnprocessedItems: held }));
+        })().catch((e: unknown) => {
+          res.writeHead(500);
+          res.end(String(e));
+        });
       });
-    });
+    };
   });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  const port = (proxy.address() as { port: number }).port;
-  proxied = createDynamoClient({ ...serviceEnv(), dynamoEndpoint: `http://127.0.0.1:${port}` });
+  ({ direct, proxied } = bed);
 });
 
-afterAll(async () => {
-  await direct.send(new DeleteTableCommand({ TableName: table })).catch(() => undefined);
-  direct.destroy();
-  proxied.destroy();
-  await new Promise((r) => proxy.close(r));
-});
+afterAll(() => bed.close());
 
 const mapping = compileMapping({ source: 's.unprocessed', target: table, partitionKey: { attribute: 'pk', template: 'K#{id}' }, nulls: 'omit' });
 const events = (from: number, n: number, version: number): CdcEvent[] =>
