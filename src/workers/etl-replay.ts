@@ -9,6 +9,8 @@ import { createMysqlPool } from '../infra/mysql';
 import { ConfigError } from '../shared/errors';
 import type { ControlStore } from '../pipeline/consumer/control';
 import { parseReplayFrom, replayGroup } from '../pipeline/consumer/replay';
+import { redriveDlq, type RedriveFilter, type RedriveResult } from '../pipeline/consumer/redrive';
+import type { DeadLetterReason } from '../pipeline/apply/errors';
 import type { ReplayFrom } from '../pipeline/consumer/offsets';
 import { rebuildTarget, type RoutingState } from '../pipeline/target/rebuild';
 import type { CompiledMapping } from '../pipeline/transform/mapping';
@@ -22,6 +24,57 @@ export interface ResetFlags {
   readonly rebuild?: boolean;
   readonly truncateTarget?: boolean;
   readonly freshBackfill?: boolean;
+  readonly redriveDlq?: boolean;
+  readonly redriveFrom?: string;
+  readonly redriveReasons?: string;
+  readonly redriveSourceOffsets?: string;
+}
+
+const REASONS: readonly DeadLetterReason[] = ['unparseable', 'unmapped-table', 'transform', 'item-too-large', 'validation', 'control'];
+
+function partitionOffsets(text: string, flag: string): { partition: number; offset: string }[] {
+  const t = text.trim();
+  if (!/^\d+:\d+(,\d+:\d+)*$/.test(t)) throw new ConfigError(`expected partition:offset[,partition:offset…], got "${text}"`, undefined, undefined, flag);
+  return t.split(',').map((part) => {
+    const [p, o] = part.split(':');
+    return { partition: Number(p), offset: String(BigInt(o)) };
+  });
+}
+
+/**
+ * Parses the redrive options (`--redrive-dlq` with `--redrive-from earliest|p:o,…`, `--redrive-reasons r,…`,
+ * `--redrive-source-offsets p:o,…`); undefined without `--redrive-dlq`. Bad text is a ConfigError naming the option.
+ */
+export function redriveRequest(f: ResetFlags): RedriveFilter | undefined {
+  if (!f.redriveDlq) {
+    const stray = f.redriveFrom !== undefined ? '--redrive-from' : f.redriveReasons !== undefined ? '--redrive-reasons' : f.redriveSourceOffsets !== undefined ? '--redrive-source-offsets' : undefined;
+    if (stray) throw new ConfigError('only meaningful with --redrive-dlq', undefined, undefined, stray);
+    return undefined;
+  }
+  if (f.rebuild || f.replayFrom !== undefined) throw new ConfigError('a redrive runs on its own; do not combine it with --rebuild or --replay-from', undefined, undefined, '--redrive-dlq');
+  let from: RedriveFilter['from'];
+  if (f.redriveFrom !== undefined) {
+    from = f.redriveFrom.trim() === 'earliest' ? { earliest: true } : { offsets: Object.fromEntries(partitionOffsets(f.redriveFrom, '--redrive-from').map((p) => [p.partition, p.offset])) };
+  }
+  let reasons: DeadLetterReason[] | undefined;
+  if (f.redriveReasons !== undefined) {
+    reasons = f.redriveReasons.split(',').map((r) => r.trim()) as DeadLetterReason[];
+    const bad = reasons.filter((r) => !REASONS.includes(r));
+    if (bad.length || !reasons.length) throw new ConfigError(`unknown reason(s) ${bad.join(', ')}; known: ${REASONS.join(', ')}`, undefined, undefined, '--redrive-reasons');
+  }
+  const sourceOffsets = f.redriveSourceOffsets !== undefined ? partitionOffsets(f.redriveSourceOffsets, '--redrive-source-offsets') : undefined;
+  return { from, reasons, sourceOffsets };
+}
+
+/** Redrives the group's DLQ (src/pipeline/consumer/redrive.ts); prints one JSON line per letter and a summary. */
+export async function performRedrive(filter: RedriveFilter, d: { client: DynamoDBClient; control: ControlStore; mappings: readonly CompiledMapping[]; group: string; topic: string; dlqTopic?: string; signal?: AbortSignal }): Promise<RedriveResult> {
+  const kafka = createKafka('cutover-etl-redrive');
+  const r = await redriveDlq(
+    { kafka, client: d.client, control: d.control, log: (msg, fields) => console.log(JSON.stringify({ msg, ...fields })) },
+    { group: d.group, topic: d.topic, dlqTopic: d.dlqTopic, mappings: d.mappings, filter, signal: d.signal },
+  );
+  console.log(JSON.stringify({ msg: 'redrive done', dlqTopic: r.dlqTopic, redriveGroup: r.redriveGroup, ...r.counts, committed: r.committed, notCommitted: r.notCommitted }));
+  return r;
 }
 
 /** The requested reset, validated without any I/O (bad combinations are ConfigErrors naming the option). */

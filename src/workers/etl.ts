@@ -17,6 +17,8 @@
  * Replay and rebuild (./etl-replay.ts): `--replay-from earliest|<ISO time>|<p:o,…>` resets the group before this
  * process joins it; `--rebuild --truncate-target` first deletes the mapping's sources' items from the target, then
  * replays from the first offsets. Both refuse, naming the group, while any ETL process of the group still runs.
+ * `--redrive-dlq` re-applies the dead letters with this (fixed) mapping, prints one line per letter and a summary,
+ * and exits (0; 2 when some failed again and were re-dead-lettered); it too refuses while the group runs.
  */
 import { Command } from 'commander';
 import { createDynamoClient } from '../infra/dynamodb';
@@ -30,7 +32,7 @@ import { ensureTargetTable } from '../pipeline/target/table';
 import { createMysqlPool } from '../infra/mysql';
 import { readColumns, type ColumnInfo } from '../pipeline/row/codec';
 import { loadMappingFile } from '../pipeline/transform/mapping';
-import { performReset, resetRequest, type ResetFlags } from './etl-replay';
+import { performRedrive, performReset, redriveRequest, resetRequest, type ResetFlags } from './etl-replay';
 
 async function main(): Promise<void> {
   loadStackEnv();
@@ -56,11 +58,16 @@ async function main(): Promise<void> {
     .option('--rebuild', 'before joining: delete every item of the mapping\'s sources from the target, then replay from the first offsets')
     .option('--truncate-target', 'consent to the deletes of --rebuild')
     .option('--fresh-backfill', 'with --rebuild: a new backfill will reload the topic (skips the full-history check)')
+    .option('--redrive-dlq', 're-apply the dead letters of <topic>.dlq with this mapping, report each, then exit (the group must be stopped)')
+    .option('--redrive-from <from>', 'with --redrive-dlq: earliest | dlqPartition:offset,… (default: where the last redrive stopped)')
+    .option('--redrive-reasons <list>', 'with --redrive-dlq: only these reasons (e.g. item-too-large,transform)')
+    .option('--redrive-source-offsets <list>', 'with --redrive-dlq: only the letters of these source positions partition:offset,…')
     .parse(process.argv)
     .opts<ResetFlags & { mapping: string; topic: string; group: string; dlqTopic?: string; controlTable: string; initialMode: 'exclusive' | 'shared'; createTarget?: boolean; maxWriteRate?: number; concurrency?: number; maxEventsPerApply: number; sessionTimeout: number; leaseMs: number; leaseMarginMs: number; maxDlq?: number; maxDlqRate: number; quiet?: boolean }>();
 
   loadMappingFile(o.mapping); // a bad mapping fails now, whether or not the services are up
   const reset = resetRequest(o); // so does a bad --replay-from
+  const redrive = redriveRequest(o);
   const ac = new AbortController();
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => ac.abort(new Error(sig)));
   const onWait = (p: CutoverError, retryInMs: number, attempt: number): void =>
@@ -85,6 +92,11 @@ async function main(): Promise<void> {
   const mappings = loadMappingFile(o.mapping, (id) => columns.get(id));
   const control = new ControlStore(client, o.controlTable, { ...DEFAULT_LEASE, durationMs: o.leaseMs, marginMs: o.leaseMarginMs });
   await control.ensureTable();
+  if (redrive) {
+    const r = await performRedrive(redrive, { client, control, mappings, group: o.group, topic: o.topic, dlqTopic: o.dlqTopic, signal: ac.signal });
+    client.destroy();
+    process.exit(r.counts.failed > 0 ? 2 : 0); // 2: some events failed again (they are back in the DLQ)
+  }
   await performReset(reset, { client, control, mappings, group: o.group, topic: o.topic, signal: ac.signal });
   const known = (await control.getGroup(o.group)) !== undefined; // freshness is recorded once, when the group is new
   let fresh = true;
