@@ -115,7 +115,11 @@ export async function performReset(req: ResetRequest, d: { client: DynamoDBClien
       const flags = new FlagStore(pool, process.env.CUTOVER_ROUTING_SCHEMA ?? 'cutover_control');
       const r = await rebuildTarget(
         { admin, client: d.client, control: d.control, routing: (id) => routingOf(flags, id), log },
-        { group: d.group, topic: d.topic, mappings: d.mappings, truncateTarget: req.truncateTarget, freshBackfill: req.freshBackfill, signal: d.signal },
+        {
+          group: d.group, topic: d.topic, mappings: d.mappings, truncateTarget: req.truncateTarget, freshBackfill: req.freshBackfill, signal: d.signal,
+          // test hook (test/integration/consumer/rebuild-marker.test.ts): die between the deletes and the reset
+          afterDeletes: process.env.CUTOVER_TEST_KILL_AFTER_REBUILD_DELETES === '1' ? () => process.kill(process.pid, 'SIGKILL') : undefined,
+        },
       );
       log('rebuild: ready to replay', { deleted: r.deleted });
     }

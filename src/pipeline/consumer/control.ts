@@ -4,6 +4,8 @@
  *   group|<group>                     mode ('exclusive'|'shared'), modeVersion (increasing), everShared, fresh
  *   member|<group>|<member>           the mode version a live consumer process runs, and when it said so
  *   lease|<group>|<topic>|<partition> owner, epoch (increasing per takeover), expiresAt (ms, writer's clock), released
+ *   rebuild|<group>                   topic, tables, since: a `--rebuild --truncate-target` began deleting and has not
+ *                                     yet reset the group's offsets (../target/rebuild.ts)
  *
  * Invariants:
  * - A partition's lease has at most one unexpired, unreleased owner; a takeover needs the previous lease released or
@@ -11,12 +13,16 @@
  * - `guardOf(lease)` passes only until `duration − margin` after the renewal request was SENT (monotonic clock), so
  *   the last blind write a holder issues precedes its expiry by `margin`; see docs/design.md "Apply" for what this
  *   assumes (clock skew ≤ skewMs, a request lands within margin).
+ * - While `rebuild|<group>` exists no consumer of the group starts: `initGroup`, the first call of every consumer's
+ *   start, throws RebuildPendingError (naming the group and the command that finishes the rebuild). The marker is
+ *   written before the rebuild's first delete and removed only after its offset reset.
  * - `awaitMode(v)` returns only when every unexpired, unreleased lease belongs to a member that acknowledged mode
  *   version ≥ v; a consumer acknowledges only after its last batch in the previous mode is durable, and reads the
  *   mode after acquiring a lease, so no write in the old mode can follow awaitMode's return.
  */
 import {
   CreateTableCommand,
+  DeleteItemCommand,
   GetItemCommand,
   PutItemCommand,
   ScanCommand,
@@ -28,6 +34,7 @@ import {
 import { performance } from 'node:perf_hooks';
 import type { ApplyMode } from '../../shared/phases';
 import { LeaseLostError } from '../apply/errors';
+import { RebuildPendingError } from './errors';
 import { sleep } from '../apply/throttle';
 
 /** The control table's default name (one per deployment; every group keys its items by name). */
@@ -87,8 +94,13 @@ export class ControlStore {
     await waitUntilTableExists({ client: this.client, maxWaitTime: 60 }, { TableName: this.table });
   }
 
-  /** Records the group once (later calls keep the first record): its initial mode and whether the target was fresh. */
+  /**
+   * Records the group once (later calls keep the first record): its initial mode and whether the target was fresh.
+   * Every consumer calls it first when it starts: throws RebuildPendingError while a rebuild of the group is unfinished.
+   */
   async initGroup(group: string, init: { mode: ApplyMode; fresh: boolean }): Promise<GroupState> {
+    const pending = await this.rebuildPending(group);
+    if (pending) throw new RebuildPendingError(group, pending.topic, pending.since);
     try {
       await this.client.send(
         new PutItemCommand({
@@ -101,6 +113,33 @@ export class ControlStore {
       if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
     }
     return (await this.getGroup(group)) as GroupState;
+  }
+
+  /**
+   * Durably records that a rebuild of `group` is under way (before its first delete). A re-run keeps the first
+   * `since`. Until clearRebuild, no consumer of the group starts (initGroup).
+   */
+  async markRebuild(group: string, m: { topic: string; tables: readonly string[] }): Promise<void> {
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: { pk: S(`rebuild|${group}`) },
+        UpdateExpression: 'SET topic = :t, tables = :tb, since = if_not_exists(since, :s)',
+        ExpressionAttributeValues: { ':t': S(m.topic), ':tb': { L: m.tables.map(S) }, ':s': S(new Date().toISOString()) },
+      }),
+    );
+  }
+
+  /** The unfinished rebuild of `group` (topic, target tables, when it began), or undefined. */
+  async rebuildPending(group: string): Promise<{ topic: string; tables: string[]; since: string } | undefined> {
+    const r = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk: S(`rebuild|${group}`) }, ConsistentRead: true }));
+    if (!r.Item) return undefined;
+    return { topic: r.Item.topic?.S ?? '?', tables: (r.Item.tables?.L ?? []).map((t) => t.S ?? ''), since: r.Item.since?.S ?? '?' };
+  }
+
+  /** Removes the rebuild marker (only after the rebuild's offset reset); consumers of the group may start again. */
+  async clearRebuild(group: string): Promise<void> {
+    await this.client.send(new DeleteItemCommand({ TableName: this.table, Key: { pk: S(`rebuild|${group}`) } }));
   }
 
   /** The group's state, or undefined before initGroup. */

@@ -17,7 +17,11 @@
  * - Only items whose `_src` is one of the group's sources are deleted, each delete conditional on that `_src`, so an
  *   item of another source sharing the table is never touched, even if it was written at the same key meanwhile.
  * - Deleting is idempotent: after a crash, run the rebuild again (the reset comes last, so until a rebuild
- *   finished the group's offsets are unchanged, and the operator must not start the ETL without --rebuild).
+ *   finished the group's offsets are unchanged).
+ * - Durable marker: `rebuild|<group>` is written to the control table (../consumer/control.ts markRebuild) before
+ *   the first delete and removed only after the offset reset. While it exists every consumer of the group refuses to
+ *   start (RebuildPendingError naming the group and this command), so a crash between the deletes and the reset
+ *   cannot leave a half-deleted target consumed from offsets past the deleted items; re-running the rebuild finishes.
  */
 import { DeleteItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Admin } from 'kafkajs';
@@ -55,6 +59,8 @@ export interface RebuildOptions {
   /** Concurrent conditional deletes (default 16). */
   readonly concurrency?: number;
   readonly signal?: AbortSignal;
+  /** TEST ONLY: called after the deletes, before the reset (e.g. to kill the process there). */
+  readonly afterDeletes?: () => void;
 }
 
 export interface RebuildResult {
@@ -123,12 +129,14 @@ export async function deleteSourceItems(client: DynamoDBClient, table: string, k
 }
 
 /**
- * Checks every precondition (checkRebuild), deletes the group's sources' items from their target tables, then resets
- * the group to the topic's first offsets. Consumers of the group started afterwards re-create every item through
+ * Checks every precondition (checkRebuild), marks the rebuild pending, deletes the group's sources' items from their
+ * target tables, resets the group to the topic's first offsets, then clears the mark. Consumers of the group started afterwards re-create every item through
  * their mapping. Idempotent: after a failure, run it again.
  */
 export async function rebuildTarget(deps: RebuildDeps, o: RebuildOptions): Promise<RebuildResult> {
   await checkRebuild(deps, o);
+  const tables = [...new Set(o.mappings.map((m) => m.targetTable))];
+  await deps.control.markRebuild(o.group, { topic: o.topic, tables }); // before the first delete: see the module invariants
   const deleted: Record<string, number> = {};
   for (const table of new Set(o.mappings.map((m) => m.targetTable))) {
     const ms = o.mappings.filter((m) => m.targetTable === table);
@@ -136,7 +144,9 @@ export async function rebuildTarget(deps: RebuildDeps, o: RebuildOptions): Promi
     deleted[table] = await deleteSourceItems(deps.client, table, keyAttrs, ms.map((m) => m.sourceId), o);
     deps.log?.('rebuild: deleted the sources’ items', { table, deleted: deleted[table], sources: ms.map((m) => m.sourceId) });
   }
+  o.afterDeletes?.();
   const partitions = await resetGroupOffsets(deps.admin, o.group, o.topic, { earliest: true });
+  await deps.control.clearRebuild(o.group); // only now may consumers of the group start again
   deps.log?.('rebuild: group reset to the first offsets', { group: o.group, topic: o.topic, partitions });
   return { deleted, partitions };
 }
