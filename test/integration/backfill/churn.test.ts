@@ -29,6 +29,7 @@ import { compileMapping, type CompiledMapping } from '../../../src/pipeline/tran
 import { appliedThroughProbe } from '../../../src/pipeline/verify/applied-probe';
 import { repairMismatches } from '../../../src/pipeline/verify/repair';
 import { runVerify } from '../../../src/pipeline/verify/verifier';
+import { record } from '../../faults/support/record';
 import { uniqueName } from '../../support/ids';
 
 jest.setTimeout(90_000); // typically 15–35 s; the margin is for a loaded shared machine
@@ -177,6 +178,7 @@ test('backfill under churn with kills converges; verification finds 0 mismatches
     const killed = await backfillInChildThenKill(heartbeat!.cursor, heartbeat!.rowsCopied, 3 + Math.floor(Math.random() * 3), base);
     expect(killed.killed).toBe(true);
     heartbeat = killed.last ?? heartbeat;
+    const tResume = Date.now(); // time to recover (docs/reliability.md): from here until verified equal to the source
     const third = await inProcess(200 + Math.random() * 400);
     const final = third.done ? third : await inProcess();
     expect(final.done).toBe(true);
@@ -186,11 +188,14 @@ test('backfill under churn with kills converges; verification finds 0 mismatches
     // Verify while the writers are still running: in-flight changes must not be reported.
     const common = { schema: db, table: 'accounts', chunkRows: 500, recheckTimeoutMs: 20_000 };
     const vdeps = { pool, client, mapping, appliedThrough };
+    const backfillDoneMs = Date.now() - tResume;
+    let recoverMs: number | undefined;
     // Both strategies: the scan (bucket sums) and the lookup (point reads), each under churn.
     for (const strategy of ['scan', 'lookup'] as const) {
       const underChurn = await runVerify(vdeps, { ...common, mode: 'full', strategy, mismatchFile: path.join(dir, `churn-${strategy}.jsonl`) });
       expect({ strategy, mismatches: underChurn.report.mismatches }).toEqual({ strategy, mismatches: [] });
       expect(underChurn.counts).toMatchObject({ missing: 0, extra: 0, different: 0 });
+      recoverMs ??= Date.now() - tResume; // the first full verification (scan strategy) found the target equal
     }
     const ops = await writers.stop();
     // churn really happened while everything ran (a loaded CI machine manages ~240 of the nominal 120/s × run time)
@@ -200,6 +205,16 @@ test('backfill under churn with kills converges; verification finds 0 mismatches
     const [[{ n }]] = (await pool.query(`SELECT COUNT(*) AS n FROM \`${db}\`.accounts`)) as unknown as [[{ n: number }]];
     expect(quiet.report.mismatches).toEqual([]);
     expect(quiet.counts).toMatchObject({ rowsCompared: Number(n), itemsScanned: Number(n), missing: 0, extra: 0, different: 0 });
+    record({
+      fault: 'kill -9 of the backfill process under churn, resume',
+      phase: 'backfill (CDC reader + ETL consumer running, 3 writers)',
+      recovered: true,
+      recoverMs: recoverMs!,
+      outcome: `backfill done ${backfillDoneMs} ms after the resume; first full verification under churn (scan) clean ${recoverMs} ms after it; quiet verification of ${n} rows clean`,
+      writesLost: quiet.counts.missing + quiet.counts.different,
+      mismatches: quiet.counts.missing + quiet.counts.extra + quiet.counts.different,
+      command: `npx jest test/integration/backfill/churn.test.ts (${ROWS} seeded rows, ${ops} churn statements, killed after ${killed.last?.rowsCopied ?? '?'} rows copied)`,
+    });
 
     // A deliberately corrupted item: found, repaired through the topic, and verified clean.
     const [[victim]] = (await pool.query(`SELECT id FROM \`${db}\`.accounts ORDER BY id LIMIT 1 OFFSET 100`)) as unknown as [[{ id: number }]];
