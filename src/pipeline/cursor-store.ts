@@ -15,6 +15,14 @@
  *   the reference is published), so resuming from it skips nothing (the copy's cursor invariants, backfill/cursor.ts).
  * - A claim with no reference (null) starts fresh: it clears the cursor (a first run, or an operator's rewind).
  * - A text that is not a reference (a raw cursor from before this store) is passed through unchanged.
+ * - Parallel key ranges need no row each: a backfill cursor (backfill/cursor.ts) holds every range's own position,
+ *   and each save writes the newest such composite. A range's entry changes only after its chunk was acknowledged,
+ *   and the composite and its counters are taken together between two awaits (backfill.ts `progress()`), so every
+ *   saved composite is, range by range, at or ahead of every earlier one: coalescing saves (CursorPublisher keeps only
+ *   the newest) drops no range's progress. A resumed attempt restarts each range after its own stored key, so after a
+ *   kill a range re-copies only the chunks it had acknowledged after the last save that landed — the same bound one
+ *   row per range would give, since that row too would be written after the acknowledgement — and one row keeps the
+ *   ranges and the counters atomic under one epoch. Proof: test/integration/backfill/range-resume.test.ts.
  */
 import type * as mysql from 'mysql2/promise';
 import { CutoverError } from '../shared/errors';
