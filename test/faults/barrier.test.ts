@@ -1,7 +1,9 @@
 /**
  * Fault: during a flag change, an application instance is alive (it keeps heartbeating) but does not apply the new
  * flag version: its flag reads are stuck on the version it already had. The barrier must time out with a message
- * naming that instance, and nothing may advance.
+ * naming that instance, and nothing may advance. Recovery, as the issue prescribes it (an operator acts): once the
+ * instance is fixed and the operator approves, the barrier passes and the migration runs to `complete`, every later
+ * flag change passing its real barrier with both instances. No writes are involved (there is no data path here).
  *
  * Real parts: the workflow's code (time-skipping server), the production `setRoutingFlags` and `awaitFlagBarrier`
  * activities (src/activities/parts/routing.ts, wrapped by createMigrationActivities as a worker wraps them) on a real
@@ -30,6 +32,7 @@ import { approveSignal, statusQuery } from '../../src/shared/messages';
 import { tableMigrationWorkflow } from '../../src/workflows';
 import { uniqueName } from '../support/ids';
 import { createEnv, FakeActivities, makeWorker, testConfig, waitForStatus } from '../workflows/support/harness';
+import { record } from './support/record';
 
 jest.setTimeout(120_000);
 
@@ -101,7 +104,7 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-test('a live instance that does not apply the new flag version: the real barrier times out naming it, nothing advances until approve', async () => {
+test('a live instance that does not apply the new flag version: the real barrier times out naming it, nothing advances until approve; after the fix and approve the migration completes', async () => {
   const store = new FlagStore(pool, schema);
   await store.ensureSchema();
   // setRoutingFlags and awaitFlagBarrier use only the flag store (and its pool) of the worker's clients
@@ -140,11 +143,37 @@ test('a live instance that does not apply the new flag version: the real barrier
 
       // the instance is fixed (its flag reads work again), the operator approves: the barrier passes, the ladder goes on
       stuckSource.stuck = false;
+      const tApprove = Date.now();
       await handle.signal(approveSignal, { by: 'ops', gate: later.awaiting!.gate });
       const moving = await waitForStatus(env, handle, (s) => s.flagVersion >= 2, 'next flag change', 2_000, 600, fake);
+      const barrierPassedMs = Date.now() - tApprove;
       expect(moving.awaiting?.gate ?? null).not.toBe('flag barrier v1');
       expect(fake.count('awaitFlagBarrier')).toBeGreaterThanOrEqual(3);
-      await handle.terminate('test done');
+
+      // end to end: the migration runs to completion with no further operator action, every later flag change passing
+      // its real barrier with both instances (the fixed one included) on each new version
+      const done = await waitForStatus(env, handle, (s) => s.phase === 'complete' || s.awaiting !== null, 'migration complete', 2_000, 2_000, fake);
+      expect(done.awaiting).toBeNull();
+      expect({ phase: done.phase, readPercent: done.readPercent, writeMode: done.writeMode }).toEqual({ phase: 'complete', readPercent: 100, writeMode: 'dynamo-only' });
+      expect((await handle.result()).phase).toBe('complete');
+      const completeMs = Date.now() - tApprove;
+      const final = await store.get(tableId);
+      expect(final.version).toBe(done.flagVersion);
+      expect(final.version).toBeGreaterThan(2);
+      const after = await store.instances(tableId);
+      expect(after.map((i) => [i.instanceId, i.live, i.appliedVersion]).sort()).toEqual([['app-ok', true, final.version], ['app-stuck', true, final.version]]);
+      // one flag write per version: the stuck barrier did not make the workflow write v1 again or skip a version
+      expect(fake.count('setRoutingFlags')).toBe(final.version);
+      record({
+        fault: 'Flag barrier: a live application instance stuck on the old flag version',
+        phase: 'first flag change (read cut-over, v1)',
+        recovered: true,
+        outcome: `stopped safely at gate "flag barrier v1" (timed out naming the instance; no flag change for 1 h of skipped time); after the instance was fixed and the operator approved, barrier v1 passed ${barrierPassedMs} ms later (wall clock) and the migration completed (flag v${final.version}, both instances on it) ${completeMs} ms after the approve (soaks skipped by the time-skipping server)`,
+        recoverMs: barrierPassedMs,
+        writesLost: 0, // no data path in this test: no writes are involved
+        mismatches: 0,
+        command: 'npx jest test/faults/barrier.test.ts (workflow on the time-skipping server, real flag store and barrier activities, no data path)',
+      });
     });
   } finally {
     await ok.stop();
