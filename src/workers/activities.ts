@@ -9,7 +9,10 @@
  * Settings (environment, overridable by `opts.settings`): CUTOVER_CDC_META_DB (task table database; default the
  * database of CUTOVER_MYSQL_URL), CUTOVER_ROUTING_SCHEMA (the application's routing flag schema; default
  * cutover_control), CUTOVER_ETL_CONTROL_TABLE, CUTOVER_REPORT_DIR (verification reports, shared by every worker;
- * default .cutover/reports), CUTOVER_CDC_HOST=0 to not host CDC readers in this process.
+ * default .cutover/reports), CUTOVER_CDC_HOST=0 to not host CDC readers in this process, CUTOVER_CDC_LEASE_TTL_MS (the
+ * lease of the CDC readers this process hosts: a dead host's task is taken over once it expires; default 30 000, at
+ * least 5 000). Each reader renews its lease every third of the TTL and stops publishing once 80 % of it has passed
+ * without a renewal; the lease's expiry is stored per task, so workers with different TTLs can share tasks safely.
  */
 import * as mysql from 'mysql2/promise';
 import * as path from 'node:path';
@@ -28,6 +31,7 @@ import { ControlStore, DEFAULT_CONTROL_TABLE } from '../pipeline/consumer/contro
 import { createSourcePool } from '../pipeline/backfill/source-pool';
 import { ROW_QUERY_OPTIONS } from '../pipeline/row/codec';
 import { FlagStore } from '../routing/flag-store';
+import { ConfigError } from '../shared/errors';
 
 /** Where the worker keeps its state; every worker of a deployment must agree on these. */
 export interface WorkerSettings {
@@ -41,6 +45,18 @@ export interface WorkerSettings {
   readonly cdcClaimTimeoutMs: number;
 }
 
+/** Bounds of CUTOVER_CDC_LEASE_TTL_MS: well above the reader's 1 s checkpoint interval, and at most 10 minutes. */
+export const CDC_LEASE_TTL_BOUNDS_MS = { default: 30_000, min: 5_000, max: 600_000 } as const;
+
+/** CUTOVER_CDC_LEASE_TTL_MS, or the default; a malformed or out-of-range value fails fast naming the setting. */
+export function cdcLeaseTtlFromEnv(raw = process.env.CUTOVER_CDC_LEASE_TTL_MS): number {
+  const { default: def, min, max } = CDC_LEASE_TTL_BOUNDS_MS;
+  if (raw === undefined || raw.trim() === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`must be a whole number of milliseconds from ${min} to ${max}`, undefined, undefined, 'CUTOVER_CDC_LEASE_TTL_MS');
+  return n;
+}
+
 /** The settings from the environment. */
 export function workerSettings(overrides: Partial<WorkerSettings> = {}): WorkerSettings {
   return {
@@ -49,7 +65,7 @@ export function workerSettings(overrides: Partial<WorkerSettings> = {}): WorkerS
     etlControlTable: process.env.CUTOVER_ETL_CONTROL_TABLE ?? DEFAULT_CONTROL_TABLE,
     reportDir: process.env.CUTOVER_REPORT_DIR ?? path.join(process.cwd(), '.cutover', 'reports'),
     hostCdc: process.env.CUTOVER_CDC_HOST !== '0',
-    cdcLeaseTtlMs: 30_000,
+    cdcLeaseTtlMs: overrides.cdcLeaseTtlMs ?? cdcLeaseTtlFromEnv(),
     cdcClaimTimeoutMs: 60_000,
     ...overrides,
   };
