@@ -3,13 +3,9 @@
  *  - end to end: snapshot chunk reads → DMS `load` records on the topic (acks=all) → the real ETL consumer applying
  *    them to DynamoDB (exclusive mode, fresh target: the mode the migration runs the backfill in), timed from the
  *    first read until every load is applied, beside raw BatchWriteItem ingest of the very same items (goal ≥ 0.85);
- *  - publish only (reads + encode + acks=all), beside the same raw ingest;
- *  - memory (heap + buffers growth while copying, publish only) at 250k rows beside 25k rows (goal: flat): retained
- *    after a GC at every chunk end, and the sampled peak in the note; ten times the rows from --scale 4 (1M beside
- *    100k), a tenth below --scale 1 (25k beside 2.5k). The default keeps the whole bench to a few minutes.
+ *  - publish only (reads + encode + acks=all), beside the same raw ingest.
+ * Memory at 100k and 1M rows is its own area (./backfill-memory.ts), so it can run alone.
  */
-import * as v8 from 'node:v8';
-import * as vm from 'node:vm';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import type { Kafka } from 'kafkajs';
 import { createDynamoClient } from '../../src/infra/dynamodb';
@@ -42,66 +38,25 @@ async function withAdmin<T>(kafka: Kafka, fn: (admin: ReturnType<Kafka['admin']>
   }
 }
 
-/** A forced full GC (V8's gc exposed at run time), so sampled peaks are live data, not uncollected garbage. */
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
-
-/**
- * Memory growth (MB) of heap + array buffers while `fn` runs: `peak` sampled every 20 ms (includes garbage not yet
- * collected and the chunks in flight), `retained` sampled right after a full GC at the end of every chunk (what the
- * copy keeps alive: flat when nothing accumulates).
- *
- * The GC runs twice: V8 frees dead ArrayBuffers' backing stores on a concurrent sweeper, so right after one gc()
- * `arrayBuffers` still counts the Kafka request and MySQL packet buffers of chunks already published (spikes of
- * 5–17 MB at random chunk ends). The maximum over chunk ends then grew with the number of chunks — that was the
- * "growth" with the row count (11.5 → 17–21 MB at 25k → 250k); the next GC completes the sweep. With it, measured
- * apart: 4.9–6.3 MB at 25k vs 5.4–5.5 MB at 250k, every quarter of the 250k run the same.
- */
-async function memoryGrowth(fn: (afterChunk: () => void) => Promise<unknown>): Promise<{ peak: number; retained: number }> {
-  const used = (): number => {
-    const m = process.memoryUsage();
-    return m.heapUsed + m.arrayBuffers;
-  };
-  gc();
-  gc();
-  const base = used();
-  let peak = base;
-  let retained = base;
-  const t = setInterval(() => (peak = Math.max(peak, used())), 20);
-  try {
-    await fn(() => {
-      gc();
-      gc(); // completes the concurrent sweep of dead ArrayBuffers (see above)
-      retained = Math.max(retained, used());
-    });
-  } finally {
-    clearInterval(t);
-  }
-  const mb = (x: number): number => Math.max(0.1, Math.round(((x - base) / 2 ** 20) * 10) / 10);
-  return { peak: mb(peak), retained: mb(retained) };
-}
-
 export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
   loadStackEnv();
   // 60k rows: long enough that the pipeline's fill time (first chunk read, published, fetched) is a small part of the run.
   const e2eRows = Math.max(5_000, Math.round(60_000 * ctx.scale));
-  const [memSmall, memLarge] = ctx.scale >= 4 ? [100_000, 1_000_000] : ctx.scale >= 1 ? [25_000, 250_000] : [2_500, 25_000];
-  const maxRows = Math.max(e2eRows, memLarge);
   const suffix = `${process.pid}_${Date.now().toString(36)}`;
   const db = `bench_backfill_${suffix}`;
   const pool = createSourcePool({ connectionLimit: 8 });
   const client = createDynamoClient();
   const kafka = createKafka(`bench-backfill-${suffix}`);
-  const topics = [`bench_bf_${suffix}`, `bench_bf_pub_${suffix}`, `bench_bf_mem_${suffix}`];
+  const topics = [`bench_bf_${suffix}`, `bench_bf_pub_${suffix}`];
   const target = `bench_bf_${suffix}`;
   const control = `bench_bf_ctl_${suffix}`;
   let dropRaw: (() => Promise<void>) | undefined;
   try {
     await pool.query(`CREATE DATABASE ${db}`);
     await pool.query(`CREATE TABLE ${db}.orders (id BIGINT PRIMARY KEY, email VARCHAR(191), total DECIMAL(12,2), status VARCHAR(16), created_at DATETIME(6))`);
-    ctx.log(`seeding ${maxRows} rows`);
-    for (let i = 0; i < maxRows; i += 100_000) {
-      await pool.query(`INSERT INTO ${db}.orders SELECT seq, CONCAT('user', seq, '@example.com'), seq / 100, ELT(1 + seq % 3, 'new', 'paid', 'shipped'), '2026-11-25 08:00:00.123456' FROM ${db}.seq_${i + 1}_to_${Math.min(maxRows, i + 100_000)}`);
+    ctx.log(`seeding ${e2eRows} rows`);
+    for (let i = 0; i < e2eRows; i += 100_000) {
+      await pool.query(`INSERT INTO ${db}.orders SELECT seq, CONCAT('user', seq, '@example.com'), seq / 100, ELT(1 + seq % 3, 'new', 'paid', 'shipped'), '2026-11-25 08:00:00.123456' FROM ${db}.seq_${i + 1}_to_${Math.min(e2eRows, i + 100_000)}`);
     }
     await pool.query(`CREATE TABLE ${db}.e2e LIKE ${db}.orders`);
     await pool.query(`INSERT INTO ${db}.e2e SELECT * FROM ${db}.orders WHERE id <= ${e2eRows}`);
@@ -159,18 +114,6 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
     const pubSeconds = (performance.now() - t1) / 1000;
     await pubSink.close();
 
-    ctx.log(`peak memory at ${memSmall} and ${memLarge} rows (publish only)`);
-    const memSink = await KafkaLoadSink.create(kafka, topics[2], ['id']);
-    await pool.query(`CREATE TABLE ${db}.small LIKE ${db}.orders`);
-    await pool.query(`INSERT INTO ${db}.small SELECT * FROM ${db}.orders WHERE id <= ${memSmall}`);
-    await pool.query(`CREATE TABLE ${db}.large LIKE ${db}.orders`);
-    await pool.query(`INSERT INTO ${db}.large SELECT * FROM ${db}.orders WHERE id <= ${memLarge}`);
-    await pool.query(`ANALYZE TABLE ${db}.small, ${db}.large`);
-    const small = await memoryGrowth((afterChunk) => runBackfill({ pool, sink: memSink, onProgress: afterChunk }, { schema: db, table: 'small', parallelism: 2 }));
-    const t2 = performance.now();
-    const large = await memoryGrowth((afterChunk) => runBackfill({ pool, sink: memSink, onProgress: afterChunk }, { schema: db, table: 'large', parallelism: 2 }));
-    const largeRate = memLarge / ((performance.now() - t2) / 1000);
-    await memSink.close();
 
     return [
       {
@@ -190,16 +133,7 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
         baselineName: 'raw BatchWriteItem ingest of the same items',
         baseline: rawRate,
         higherIsBetter: true,
-        note: `${e2eRows} rows; ${memLarge} rows published at ${Math.round(largeRate)} rows/s`,
-      },
-      {
-        name: `backfill retained memory, ${memLarge.toLocaleString('en-US')} rows`,
-        value: large.retained,
-        unit: 'MB',
-        baselineName: `same at ${memSmall.toLocaleString('en-US')} rows`,
-        baseline: small.retained,
-        higherIsBetter: false,
-        note: `goal: flat. Heap + buffers after a GC at every chunk end (publish only); sampled peak incl. chunks in flight and garbage: ${large.peak} MB vs ${small.peak} MB; bounded by max chunk rows × parallelism`,
+        note: `${e2eRows} rows`,
       },
     ];
   } finally {
