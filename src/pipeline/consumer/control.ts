@@ -21,6 +21,7 @@
  *   mode after acquiring a lease, so no write in the old mode can follow awaitMode's return.
  */
 import {
+  BatchGetItemCommand,
   CreateTableCommand,
   DeleteItemCommand,
   GetItemCommand,
@@ -74,6 +75,7 @@ export interface LeaseOptions {
 export const DEFAULT_LEASE: LeaseOptions = { durationMs: 30_000, marginMs: 10_000, skewMs: 2_000 };
 
 const S = (s: string): AttributeValue => ({ S: s });
+const groupStateOf = (i: Record<string, AttributeValue>): GroupState => ({ mode: i.mode.S as ApplyMode, modeVersion: Number(i.modeVersion.N), everShared: i.everShared?.BOOL === true, fresh: i.fresh?.BOOL === true });
 const N = (n: number): AttributeValue => ({ N: String(n) });
 
 /** Reads and writes the control table; see the module invariants. */
@@ -99,6 +101,27 @@ export class ControlStore {
    * Every consumer calls it first when it starts: throws RebuildPendingError while a rebuild of the group is unfinished.
    */
   async initGroup(group: string, init: { mode: ApplyMode; fresh: boolean }): Promise<GroupState> {
+    // One consistent read of the group and its rebuild marker (as many round trips as before the marker existed).
+    const keys = [{ pk: S(`group|${group}`) }, { pk: S(`rebuild|${group}`) }];
+    const r = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }));
+    if (Object.keys(r.UnprocessedKeys ?? {}).length) return this.initGroupSlowly(group, init);
+    const items = r.Responses?.[this.table] ?? [];
+    const marker = items.find((i) => i.pk.S === `rebuild|${group}`);
+    if (marker) throw new RebuildPendingError(group, marker.topic?.S ?? '?', marker.since?.S ?? '?');
+    const existing = items.find((i) => i.pk.S === `group|${group}`);
+    if (existing) return groupStateOf(existing);
+    const item = { pk: S(`group|${group}`), mode: S(init.mode), modeVersion: N(1), everShared: { BOOL: init.mode === 'shared' }, fresh: { BOOL: init.fresh } };
+    try {
+      await this.client.send(new PutItemCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
+      return groupStateOf(item);
+    } catch (e) {
+      if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
+      return (await this.getGroup(group)) as GroupState; // another member recorded it first
+    }
+  }
+
+  /** initGroup with single reads (when the batch read was throttled). */
+  private async initGroupSlowly(group: string, init: { mode: ApplyMode; fresh: boolean }): Promise<GroupState> {
     const pending = await this.rebuildPending(group);
     if (pending) throw new RebuildPendingError(group, pending.topic, pending.since);
     try {
@@ -145,8 +168,7 @@ export class ControlStore {
   /** The group's state, or undefined before initGroup. */
   async getGroup(group: string): Promise<GroupState | undefined> {
     const r = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk: S(`group|${group}`) }, ConsistentRead: true }));
-    if (!r.Item) return undefined;
-    return { mode: r.Item.mode.S as ApplyMode, modeVersion: Number(r.Item.modeVersion.N), everShared: r.Item.everShared?.BOOL === true, fresh: r.Item.fresh?.BOOL === true };
+    return r.Item ? groupStateOf(r.Item) : undefined;
   }
 
   /** Durably sets the group's mode; returns the new mode version (consumers pick it up at their next batch). */
