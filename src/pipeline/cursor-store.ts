@@ -161,10 +161,16 @@ export class CursorStore {
   }
 }
 
+/** Pauses between retries of a failed cursor save (a lost connection, a lock wait timeout): about 3.7 s in all. */
+export const SAVE_RETRY_DELAYS_MS: readonly number[] = [200, 500, 1_000, 2_000];
+
 /**
  * Publishes cursors as references: `offer` saves the newest cursor in the background (coalescing: while a save runs
  * only the newest pending cursor is kept) and then calls its callback with the reference, in order; `refOf` waits for
- * pending saves and returns the reference of a final cursor. A failed save (e.g. fenced) is rethrown by `refOf`.
+ * pending saves and returns the reference of a final cursor. A save that fails is retried after each of `retryDelaysMs`
+ * (with the newest cursor offered meanwhile), so one lost connection does not cost the attempt its saves and, after
+ * a kill, a whole slice of re-copying; a CursorFencedError is final at once. A save still failing after the retries is
+ * rethrown by `refOf`.
  */
 export class CursorPublisher {
   private pending: { cursor: string; counters: CursorCounters; then: (ref: string) => void } | undefined;
@@ -172,7 +178,10 @@ export class CursorPublisher {
   private failure: unknown;
   private saved: { cursor: string; ref: string } | undefined;
 
-  constructor(private readonly claim: CursorClaim) {}
+  constructor(
+    private readonly claim: CursorClaim,
+    private readonly retryDelaysMs: readonly number[] = SAVE_RETRY_DELAYS_MS,
+  ) {}
 
   /** Saves `cursor` soon, then calls `then` with its reference (skipped if a newer cursor is offered meanwhile). */
   offer(cursor: string, counters: CursorCounters, then: (ref: string) => void): void {
@@ -187,8 +196,9 @@ export class CursorPublisher {
     if (this.failure !== undefined) throw this.failure;
     if (cursor === null) return null;
     if (this.saved?.cursor === cursor) return this.saved.ref;
-    const ref = await this.claim.save(cursor, counters);
-    this.saved = { cursor, ref };
+    const job = { cursor, counters, then: () => undefined };
+    const ref = await this.save(job, false);
+    this.saved = { cursor: job.cursor, ref };
     return ref;
   }
 
@@ -197,15 +207,33 @@ export class CursorPublisher {
       while (this.pending) {
         const job = this.pending;
         this.pending = undefined;
-        const ref = await this.claim.save(job.cursor, job.counters);
-        this.saved = { cursor: job.cursor, ref };
-        job.then(ref);
+        await this.save(job, true);
       }
     } catch (e) {
       this.failure = e;
       this.pending = undefined;
     } finally {
       this.running = undefined;
+    }
+  }
+
+  /** Saves `job` (or, with `newest`, a cursor offered while a retry waited), records it and calls its callback. */
+  private async save(first: { cursor: string; counters: CursorCounters; then: (ref: string) => void }, newest: boolean): Promise<string> {
+    let job = first;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const ref = await this.claim.save(job.cursor, job.counters);
+        this.saved = { cursor: job.cursor, ref };
+        job.then(ref);
+        return ref;
+      } catch (e) {
+        if (e instanceof CursorFencedError || attempt >= this.retryDelaysMs.length) throw e;
+        await new Promise((r) => setTimeout(r, this.retryDelaysMs[attempt]));
+        if (newest && this.pending) {
+          job = this.pending;
+          this.pending = undefined;
+        }
+      }
     }
   }
 }
