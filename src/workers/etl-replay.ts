@@ -35,10 +35,16 @@ const REASONS: readonly DeadLetterReason[] = ['unparseable', 'unmapped-table', '
 function partitionOffsets(text: string, flag: string): { partition: number; offset: string }[] {
   const t = text.trim();
   if (!/^\d+:\d+(,\d+:\d+)*$/.test(t)) throw new ConfigError(`expected partition:offset[,partition:offset…], got "${text}"`, undefined, undefined, flag);
-  return t.split(',').map((part) => {
+  const out = t.split(',').map((part) => {
     const [p, o] = part.split(':');
     return { partition: Number(p), offset: String(BigInt(o)) };
   });
+  const seen = new Set<string>();
+  for (const x of out) {
+    if (seen.has(`${x.partition}:${flag === '--redrive-from' ? '' : x.offset}`)) throw new ConfigError(`partition ${x.partition} is given twice in "${text}"`, undefined, undefined, flag);
+    seen.add(`${x.partition}:${flag === '--redrive-from' ? '' : x.offset}`);
+  }
+  return out;
 }
 
 /**
