@@ -4,10 +4,17 @@
  * standalone process src/workers/etl.ts.
  *
  * Invariants:
- * - Per partition, batches are applied strictly one after another (kafkajs delivers one batch per partition at a
- *   time) and in offset order, so per-key order is kept (every change of a key is on its key's partition).
+ * - Per partition, chunks are applied strictly one after another and in offset order (one promise chain per
+ *   partition), so per-key order is kept (every change of a key is on its key's partition).
+ * - Pipelining: a batch's chunks are queued on its partition's chain and its offsets resolved at once, so kafkajs
+ *   fetches the next round while they are written, and one slow partition does not hold the others' next batches
+ *   (kafkajs fetches again only when every partition's eachBatch returned). eachBatch returns once the partition's
+ *   previous batch is durable and committed: at most two batches per partition are held (backpressure).
  * - An offset is committed only after every write, dead letter and redirect of the events before it is durable
  *   (DynamoDB returned; Kafka acknowledged with acks = all). A crash anywhere re-delivers, and re-applying is a no-op.
+ * - A chunk that fails drops the chunks queued behind it on its partition (they never run: order) and seeks the
+ *   partition back to its first offset, so kafkajs fetches it again (resolved offsets are only the fetch position;
+ *   commits are explicit). Leases are released, and the consumer disconnected, only once every chain has drained.
  * - Writes of a partition happen only under its lease (./control.ts); exclusive-mode blind writes also pass the
  *   lease guard before every request. Losing the lease forgets the partition's version cache.
  * - The apply mode changes only between batches: new batches wait until in-flight ones are durable, then the mode
@@ -97,7 +104,8 @@ export class EtlConsumer {
   private readonly pendingComplete = new Set<number>();
   private readonly lag = new Map<number, number>();
   private assigned: number[] = [];
-  private readonly busy = new Set<number>();
+  /** Per partition: the tail of its chain of chunks, its generation (a failure bumps it) and chunks not yet done. */
+  private readonly chains = new Map<number, { tail: Promise<void>; gen: number; pending: number }>();
   private readonly revoked = new Set<number>();
   private applied = { mode: 'shared' as ApplyMode, version: 0 };
   private desired = { mode: 'shared' as ApplyMode, version: 0 };
@@ -204,7 +212,9 @@ export class EtlConsumer {
     this.stopResult = result;
     this.stopping = (async () => {
       if (this.poll) clearInterval(this.poll);
+      await this.drain(); // queued chunks finish and commit while the member is still in the group
       await this.consumer.disconnect().catch(() => undefined);
+      await this.drain(); // a batch kafkajs was handing over during the first drain
       await Promise.all([...this.leases.values()].map((l) => this.opts.control.release(l).catch(() => undefined)));
       this.leases.clear();
       await Promise.all([this.producer.disconnect().catch(() => undefined), this.admin.disconnect().catch(() => undefined)]);
@@ -217,7 +227,7 @@ export class EtlConsumer {
   private async onAssignment(partitions: number[]): Promise<void> {
     this.assigned = [...partitions];
     for (const p of this.leases.keys()) if (!partitions.includes(p)) this.revoked.add(p);
-    for (const p of [...this.revoked]) if (!this.busy.has(p)) await this.releasePartition(p);
+    for (const p of [...this.revoked]) if (!this.chains.get(p)?.pending) await this.releasePartition(p);
   }
 
   private async releasePartition(p: number): Promise<void> {
@@ -295,46 +305,89 @@ export class EtlConsumer {
     return lease;
   }
 
-  private async eachBatch(payload: EachBatchPayload): Promise<void> {
-    const p = payload.batch.partition;
-    this.busy.add(p);
-    try {
-      await this.consumeBatch(payload);
-    } finally {
-      this.busy.delete(p);
-      if (this.revoked.has(p)) await this.releasePartition(p);
-    }
+  /** Resolves when every partition's chain has drained. */
+  private async drain(): Promise<void> {
+    while ([...this.chains.values()].some((c) => c.pending > 0)) await Promise.all([...this.chains.values()].map((c) => c.tail));
   }
 
-  private async consumeBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private chainOf(p: number): { tail: Promise<void>; gen: number; pending: number } {
+    let c = this.chains.get(p);
+    if (!c) this.chains.set(p, (c = { tail: Promise.resolve(), gen: 0, pending: 0 }));
+    return c;
+  }
+
+  private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { partition } = batch;
     if (!isRunning() || isStale() || this.stopping || !batch.messages.length) return;
-    let lease: Lease;
+    const chain = this.chainOf(partition);
+    chain.pending++; // holds the partition (no release on revocation) until its chunks are queued
+    let previous: Promise<void>;
     try {
-      lease = await this.ensureLease(partition, heartbeat);
-    } catch (e) {
-      return this.onBatchError(partition, e);
+      let lease: Lease;
+      try {
+        lease = await this.ensureLease(partition, heartbeat);
+      } catch (e) {
+        await this.onBatchError(partition, e);
+        return;
+      }
+      if (this.pendingComplete.delete(partition) && batch.messages[0].offset === this.lowWatermarks.get(partition) && this.applied.mode === 'exclusive') {
+        this.applier.cache(String(partition)).markComplete(); // first owner ever, fresh target, from the first offset
+      }
+      previous = chain.tail;
+      const gen = chain.gen;
+      const max = this.opts.maxEventsPerApply ?? 5_000;
+      for (let i = 0; i < batch.messages.length; i += max) {
+        const messages = batch.messages.slice(i, i + max);
+        chain.pending++;
+        chain.tail = chain.tail.then(() => this.runChunk(partition, gen, messages, lease, batch.topic, Number(batch.highWatermark)));
+      }
+      resolveOffset(batch.messages[batch.messages.length - 1].offset); // the fetch position only: commits are explicit
+    } finally {
+      chain.pending--;
+      if (chain.pending === 0 && this.revoked.has(partition)) await this.releasePartition(partition).catch(() => undefined);
     }
-    if (this.pendingComplete.delete(partition) && batch.messages[0].offset === this.lowWatermarks.get(partition) && this.applied.mode === 'exclusive') {
-      this.applier.cache(String(partition)).markComplete(); // first owner ever, fresh target, from the first offset
-    }
-    const max = this.opts.maxEventsPerApply ?? 5_000;
-    for (let i = 0; i < batch.messages.length; i += max) {
-      if (!isRunning() || isStale() || (this.stopping && i > 0)) return;
+    await previous;
+    await heartbeat(); // a rebalance surfaces here, as before: kafkajs rejoins
+  }
+
+  /**
+   * Applies and commits one chunk on its partition's chain; never rejects. A failure drops the chunks queued behind
+   * it and seeks the partition back to its first offset. A failed commit is never fatal: the writes are durable, and a
+   * commit refused around a rebalance (ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS: the chunk outlived the eachBatch
+   * kafkajs waits for) only means the chunk is fetched and re-applied (a no-op) by whoever owns the partition next.
+   */
+  private async runChunk(partition: number, gen: number, messages: KafkaMessage[], lease: Lease, topic: string, highWatermark: number): Promise<void> {
+    const chain = this.chainOf(partition);
+    let applied = false;
+    try {
+      if (gen !== chain.gen || this.stopping) return; // an earlier chunk failed, or the member stops: not applied, not committed
       await this.enterBatch();
       try {
-        await this.applyChunk(partition, batch.messages.slice(i, i + max), lease);
-        const last = batch.messages[Math.min(i + max, batch.messages.length) - 1].offset;
-        resolveOffset(last);
-        await this.consumer.commitOffsets([{ topic: batch.topic, partition, offset: (BigInt(last) + 1n).toString() }]);
-        this.lag.set(partition, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
-      } catch (e) {
-        return this.onBatchError(partition, e);
+        await this.applyChunk(partition, messages, lease);
+        applied = true;
+        const last = messages[messages.length - 1].offset;
+        await this.consumer.commitOffsets([{ topic, partition, offset: (BigInt(last) + 1n).toString() }]);
+        this.lag.set(partition, Math.max(0, highWatermark - Number(last) - 1));
       } finally {
         this.inFlight--;
       }
-      await heartbeat();
       this.onProgress?.(this.progress());
+    } catch (e) {
+      chain.gen++; // the chunks queued behind this one must not run: kafkajs fetches them again after the seek
+      if (!this.stopping) {
+        try {
+          this.consumer.seek({ topic, partition, offset: messages[0].offset });
+        } catch {
+          // the consumer is not running any more: the next owner starts from the committed offset
+        }
+      }
+      if (applied) {
+        this.opts.log?.(`commit of partition ${partition} failed (${(e as Error).message}); its chunk will be fetched and re-applied`);
+        await sleep(200);
+      } else await this.onBatchError(partition, e);
+    } finally {
+      chain.pending--;
+      if (chain.pending === 0 && this.revoked.has(partition)) await this.releasePartition(partition).catch(() => undefined);
     }
   }
 
@@ -347,7 +400,7 @@ export class EtlConsumer {
       this.opts.log?.(`fatal: ${(e as Error).stack ?? e}`);
       void this.stop({ stoppedBy: 'error', reason: (e as Error).message });
     }
-    await sleep(200); // the batch was not resolved: kafkajs fetches it again
+    await sleep(200); // the partition was sought back to the failed chunk: kafkajs fetches it again
   }
 
   private async applyChunk(partition: number, messages: KafkaMessage[], lease: Lease): Promise<void> {
