@@ -30,7 +30,7 @@ import type { CompiledMapping } from '../transform/mapping';
 import type { CdcEvent } from '../types';
 import type { ControlStore, Lease } from './control';
 import { deadLetterRecord, dlqTopicOf, type DeadLetterRecord } from './dlq';
-import { RedriveRefusedError } from './errors';
+import { RedriveRefusedError, ReplayRefusedError } from './errors';
 import { assertGroupStopped } from './replay';
 
 /** Which letters to redrive; everything unset = every letter after the group's committed redrive position. */
@@ -190,11 +190,19 @@ async function redriveOne(applier: Applier, rec: StoredLetter): Promise<{ outcom
   return { outcome: r.written > 0 ? 'applied' : 'stale', event };
 }
 
-/** Takes the lease of every partition of the CDC topic (the group is stopped, so they are free). */
+/** Takes the lease of every partition of the CDC topic (the group is stopped, so they are free; a taken one refuses). */
 async function holdLeases(control: ControlStore, group: string, topic: string, admin: Admin, owner: string, signal?: AbortSignal): Promise<Lease[]> {
   const partitions = (await admin.fetchTopicOffsets(topic)).map((p) => p.partition);
   const leases: Lease[] = [];
-  for (const p of partitions) leases.push((await control.acquire(group, topic, p, owner, async () => undefined, signal)).lease);
+  const taken = (p: number) => async (): Promise<void> => {
+    throw new ReplayRefusedError('lease-held', group, topic, `an ETL process took the lease of partition ${p} after the group was found stopped; stop every ETL process of group ${group} and redrive again`);
+  };
+  try {
+    for (const p of partitions) leases.push((await control.acquire(group, topic, p, owner, taken(p), signal)).lease);
+  } catch (e) {
+    await Promise.all(leases.map((l) => control.release(l).catch(() => undefined)));
+    throw e;
+  }
   return leases;
 }
 
