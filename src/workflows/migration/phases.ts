@@ -5,7 +5,7 @@
  */
 import { patched } from '@temporalio/workflow';
 import { isDynamoPrimary } from '../../shared/phases';
-import type { ShadowStats } from '../../shared/activity-contract';
+import type { ShadowStats, VerifyProgress } from '../../shared/activity-contract';
 import { control, longOptions } from './activities';
 import type { Background } from './background';
 import { sample } from './background';
@@ -13,6 +13,7 @@ import { Interrupted, type InterruptOn, type Migration } from './runtime';
 
 /** Patch ids of control-flow changes (replayed by test/workflows/replay.test.ts against recorded histories). */
 export const PATCH_DLQ_GATE_BEFORE_READS = 'dlq-gate-before-reads';
+export const PATCH_KEEP_FINISHED_VERIFY = 'keep-finished-verify';
 
 const PAUSABLE: InterruptOn = { pause: true };
 const READS: InterruptOn = { pause: true, readPercent: true };
@@ -117,6 +118,9 @@ async function catchUp(m: Migration): Promise<void> {
 async function verify(m: Migration): Promise<void> {
   const s = m.state;
   const v = s.verify;
+  // v2: a verification that finished as a pause interrupted it is judged on resume, not run again from the first key
+  // (a done, unjudged progress exists only then: a judged one changes the phase, sets `passed`, or is cleared by repair).
+  if (v.progress?.done && v.passed === null && patched(PATCH_KEEP_FINISHED_VERIFY)) return judgeVerification(m, v.progress);
   const prev = v.progress && !v.progress.done ? v.progress : null;
   const cfg = m.config.verify;
   const input = {
@@ -135,6 +139,13 @@ async function verify(m: Migration): Promise<void> {
   if (result) v.progress = result;
   if (interrupted) throw new Interrupted();
   if (!result?.done) return;
+  return judgeVerification(m, result);
+}
+
+/** Passes a finished verification, or repairs its mismatches (then verifies again), or waits for an operator. */
+async function judgeVerification(m: Migration, result: VerifyProgress): Promise<void> {
+  const v = m.state.verify;
+  const cfg = m.config.verify;
   const mismatches = result.missing + result.extra + result.different;
   const max = m.config.thresholds.maxVerifyMismatches;
   if (mismatches <= max) {
@@ -147,9 +158,9 @@ async function verify(m: Migration): Promise<void> {
       control.repair.executeWithOptions({ summary: `repair ${mismatches} mismatches of ${m.label}` }, [{ ctx: m.ctx(), mappingFile: m.config.mappingFile, topic: m.config.cdc.topic, reportPath: result.reportPath }]),
     PAUSABLE);
     v.repairs += 1;
+    v.progress = null; // before the catch-up, which a pause can interrupt: the repaired run is not judged again
     m.note({ kind: 'gate', to: 'verify', cause: `verification found ${mismatches} mismatches; ${r.keysRequeued} keys re-applied (repair ${v.repairs}/${cfg.repairAttempts}), verifying again` });
     while (!(await catchUpOnce(m)));
-    v.progress = null;
     return;
   }
   v.passed = false;
