@@ -13,10 +13,10 @@
  * - Nothing is lost: an event that fails again is published back to the DLQ (same DLQ partition, new reason and
  *   error, `redriveOf` naming the letter it came from) with acks = all, before the redrive's position is committed.
  * - The position: the DLQ offsets of the durable consumer group `<group>.redrive` are committed (admin setOffsets,
- *   the group never has members) only after every letter before them was applied or re-dead-lettered, and only by a
- *   run that looked at every letter from that group's position on (no reason/source filter, no start past it); the
- *   letters a run re-published are behind that position too (they were just tried with this mapping), so a second
- *   run with the same mapping does nothing. To try them again after another fix, redrive with `from: earliest`
+ *   the group never has members; after each batch and at the end) only after every letter before them was applied
+ *   or re-dead-lettered, and only by a run that looked at every letter from that group's position on (no reason or
+ *   source filter, no start past it); the letters a run re-published are behind its final position too (they were
+ *   just tried with this mapping), so a second run with the same mapping does nothing. To try them again after another fix, redrive with `from: earliest`
  *   (harmless: applied events are stale the second time).
  * - Reading uses a throw-away consumer group positioned with setOffsets, so reading never moves the durable position.
  */
@@ -276,6 +276,9 @@ export async function redriveDlq(deps: RedriveDeps, o: RedriveOptions): Promise<
         entries.push(e);
         deps.log?.('redrive', { ...e });
       }
+      // progress: a run that crashes later resumes after this batch (its re-dead-letters lie past `end`: they are
+      // covered by the final commit only, and a crash before it just tries them once more)
+      if (commit) await admin.setOffsets({ groupId: redriveGroup, topic: dlqTopic, partitions: [{ partition: dlqPartition, offset: String(BigInt(messages[messages.length - 1].offset) + 1n) }] });
     }, o.signal);
     let committed: { partition: number; offset: string }[] | null = null;
     if (commit) {
