@@ -6,6 +6,9 @@
  * `converge()` waits until verification (src/pipeline/verify, the same code the workflow runs) finds 0 mismatches
  * between every row of the source and the target, and returns how long that took. A lost write would show as a
  * `missing` or `different` row that never resolves, so "writes lost" = the mismatches left at the deadline.
+ * Each round also samples where the pipeline stands (`sample()`: binlog vs CDC checkpoint, topic end vs the ETL
+ * group's committed offsets) into `converge.jsonl` in the log directory, and a failure quotes the first and last
+ * sample: whether the CDC or the ETL stopped moving, or only moved slowly, can then be read from a failed run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -17,6 +20,7 @@ import YAML from 'yaml';
 import { createDynamoClient } from '../../../src/infra/dynamodb';
 import { createKafka } from '../../../src/infra/kafka';
 import { createSourcePool } from '../../../src/pipeline/backfill/source-pool';
+import { groupLag } from '../../../src/pipeline/consumer/offsets';
 import { CheckpointStore } from '../../../src/pipeline/cdc/checkpoint';
 import { BuiltinCdcSource } from '../../../src/pipeline/cdc/source';
 import { readColumns } from '../../../src/pipeline/row/codec';
@@ -115,7 +119,23 @@ export interface PipelineFixture {
   startEtl(): Proc;
   /** Waits until a verification run finds 0 mismatches; returns the ms it took and the last counts. */
   converge(timeoutMs?: number): Promise<{ ms: number; counts: VerifyCountsFull }>;
+  /** Where the pipeline stands now; a part that cannot be read (service down) is reported as its error. */
+  sample(): Promise<PipelineSample>;
   close(): Promise<void>;
+}
+
+/** Progress of each stage at one moment: CDC behind the binlog, ETL behind the topic (sums over partitions). */
+export interface PipelineSample {
+  readonly at: string;
+  /** GTID sequence number of the binlog's last transaction, and of the CDC checkpoint (what Kafka acknowledged). */
+  readonly binlogSeq?: string;
+  readonly cdcSeq?: string;
+  readonly cdcState?: string;
+  readonly cdcError?: string | null;
+  /** Messages on the topic, and how many of them the ETL group has not committed yet. */
+  readonly topicEnd?: number;
+  readonly etlLag?: number;
+  readonly problems?: string[];
 }
 
 /** Builds the data path on `stack` (whose env must be applied to process.env: `stack.applyEnv()`). */
@@ -146,34 +166,70 @@ export async function pipelineFixture(stack: PrivateStack, name: string, opts: {
   const mapping = compileMapping(config, await readColumns(pool, db, table));
   const store = new CheckpointStore(pool, metaDb);
   const kafka = createKafka(`fault-${name}`);
+  const group = `${name}_etl`;
   const source = new BuiltinCdcSource({ db: pool, store, kafka });
   const { cdcId } = await source.start({ tables: [{ database: db, table }], topic, partitions: 4 });
   const client = createDynamoClient();
   const startCdc = (): Proc => spawnWorker(stack, 'cdc', ['src/workers/cdc.ts', '--meta-db', metaDb, '--lease-ttl-ms', '5000', '--checkpoint-interval-ms', '200'], logDir);
-  const startEtl = (): Proc => spawnWorker(stack, 'etl', ['src/workers/etl.ts', '--mapping', mappingFile, '--topic', topic, '--group', `${name}_etl`, '--control-table', `${name}_control`, '--initial-mode', 'exclusive', '--create-target', '--lease-ms', '5000', '--lease-margin-ms', '2000', '--session-timeout', '7000'], logDir);
+  const startEtl = (): Proc => spawnWorker(stack, 'etl', ['src/workers/etl.ts', '--mapping', mappingFile, '--topic', topic, '--group', group, '--control-table', `${name}_control`, '--initial-mode', 'exclusive', '--create-target', '--lease-ms', '5000', '--lease-margin-ms', '2000', '--session-timeout', '7000'], logDir);
   let keepLogs = false;
+  const seq = (gtid: string | undefined): string | undefined => gtid?.split('-')[2];
+  const sample = async (): Promise<PipelineSample> => {
+    const problems: string[] = [];
+    const part = <T>(what: string, p: Promise<T>): Promise<T | undefined> => p.catch((e: unknown) => void problems.push(`${what}: ${(e as Error).message}`));
+    const admin = kafka.admin();
+    const [binlog, rec, lag] = await Promise.all([
+      part('binlog', pool.query('SELECT @@gtid_binlog_pos AS g').then(([r]) => String((r as { g: string }[])[0].g))),
+      part('cdc', store.get(cdcId)),
+      part('etl', admin.connect().then(() => groupLag(admin, group, topic))),
+    ]);
+    await admin.disconnect().catch(() => undefined);
+    return {
+      at: new Date().toISOString(),
+      binlogSeq: seq(binlog),
+      cdcSeq: seq(rec?.position?.gtid),
+      cdcState: rec?.state,
+      cdcError: rec?.error,
+      topicEnd: lag?.reduce((n, p) => n + Number(p.end), 0),
+      etlLag: lag?.reduce((n, p) => n + p.lag, 0),
+      ...(problems.length ? { problems } : {}),
+    };
+  };
   const f: PipelineFixture = {
     db, table, targetTable, topic, cdcId, pool, store, client, mapping, mappingFile, logDir,
     cdc: startCdc(),
     etl: startEtl(),
     startCdc,
     startEtl,
+    sample,
     async converge(timeoutMs = 90_000) {
       const t0 = Date.now();
       let counts: VerifyCountsFull | undefined;
+      const samples: PipelineSample[] = [];
       for (let round = 0; ; round += 1) {
+        // sampled alongside the verification, so the recovery time measured is not lengthened by it
+        const sampled = sample().then((now) => {
+          samples.push(now);
+          fs.appendFileSync(path.join(logDir, 'converge.jsonl'), `${JSON.stringify({ round, ...now })}\n`);
+        });
         try {
           const r = await runVerify({ pool, client, mapping, appliedThrough: async () => '999999999999' }, {
             schema: db, table, mode: 'full', strategy: 'lookup', mismatchFile: path.join(logDir, `mismatches-${round}.jsonl`), recheckTimeoutMs: 2_000, settleMs: 200,
           });
           counts = r.counts;
-          if (r.done && counts.missing + counts.extra + counts.different === 0) return { ms: Date.now() - t0, counts };
+          if (r.done && counts.missing + counts.extra + counts.different === 0) {
+            const ms = Date.now() - t0;
+            await sampled;
+            return { ms, counts };
+          }
         } catch {
           // target table not created yet or a service still coming back: try again
         }
+        await sampled;
         if (Date.now() - t0 > timeoutMs) {
           keepLogs = true; // a failed run's worker logs are the evidence: close() leaves them
-          throw new Error(`no convergence after ${timeoutMs} ms: ${JSON.stringify(counts)}; logs in ${logDir}`);
+          const stages = `pipeline at the first round ${JSON.stringify(samples[0])}, at the last ${JSON.stringify(samples.at(-1))}`;
+          throw new Error(`no convergence after ${timeoutMs} ms: ${JSON.stringify(counts)}; ${stages}; logs in ${logDir}`);
         }
         await sleep(1000);
       }
