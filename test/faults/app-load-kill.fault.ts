@@ -37,6 +37,7 @@ jest.setTimeout(700_000);
 
 const SEED = 10_000;
 const LOAD_KEYS = 500;
+const FENCE_TIMEOUT_MS = Number(process.env.FAULT_FENCE_TIMEOUT_MS ?? 60_000);
 const bed = useMigration('wa', { seedRows: SEED });
 const { db, table } = bed;
 
@@ -87,8 +88,9 @@ test('kill -9 of the worker during stream ETL, a read step and a write flip, wit
     // Shadow reads race live writes (a compared read may straddle a write): the gates here are about the data path.
     thresholds: { ...CONFIG_DEFAULTS.thresholds, maxShadowReadMismatches: 1_000_000, maxShadowReadMismatchRate: 1 },
     shadowReadFraction: 0.3,
-    // A killed worker's CDC reader is taken over only when its 30 s lease expires: the fence's catch-up must outlast it.
-    fenceTimeoutMs: 60_000,
+    // A killed worker's CDC reader is taken over only when its lease expires (30 s unless the workers get
+    // CUTOVER_CDC_LEASE_TTL_MS): the fence's catch-up must outlast it. FAULT_FENCE_TIMEOUT_MS tries another timeout.
+    fenceTimeoutMs: FENCE_TIMEOUT_MS,
   }));
 
   const kills: { fault: string; phase: Phase; recoverMs: number; retriedMs?: number; retriedActivities: string[] }[] = [];
@@ -159,7 +161,7 @@ test('kill -9 of the worker during stream ETL, a read step and a write flip, wit
       recovered: outcome?.phase === 'complete', recoverMs: k.recoverMs, retriedMs: k.retriedMs, retriedActivities: k.retriedActivities, writesAcked: summary.byKind.insert.ok + summary.byKind.update.ok + summary.byKind.delete.ok,
       writesLost: report.lostWrites, mismatches: final.verification!.missing + final.verification!.different + final.verification!.extra,
       requestsOk: summary.ok, requestsFailed: summary.failed,
-      command: 'npm run test:faults -- app-load-kill (recoverMs: new worker started → the killed phase over)',
+      command: `npm run test:faults -- app-load-kill (recoverMs: new worker started → the killed phase over; fenceTimeoutMs ${FENCE_TIMEOUT_MS}, CDC lease ${process.env.CUTOVER_CDC_LEASE_TTL_MS ?? 'default 30000'} ms)`,
     });
   }
 });
