@@ -18,13 +18,14 @@ import { problemFields, startupWaitMs, waitForServices } from '../infra/reachabi
 import { CutoverMetrics, metricsPorts, serveMetrics } from '../infra/metrics';
 import { createWorkerConnection } from '../infra/temporal';
 import { TASK_QUEUE } from '../shared/task-queues';
-import { buildActivities } from './activities';
+import { buildActivities, workerSettings } from './activities';
 import { workflowBundle } from './bundle';
 
 const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
 
 async function main(): Promise<void> {
   loadStackEnv();
+  const settings = workerSettings(); // a malformed setting (CUTOVER_CDC_LEASE_TTL_MS) fails here, before any wait
   const logger = createLogger('worker');
   const ports = metricsPorts();
   Runtime.install({
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
     server.close();
     return;
   }
-  const deps = buildActivities({ logger, metrics });
+  const deps = buildActivities({ logger, metrics, settings });
   const connection = await createWorkerConnection();
   const worker = await Worker.create({
     connection,
