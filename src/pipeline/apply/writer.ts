@@ -21,6 +21,7 @@ import {
   type DynamoDBClient,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
+import { performance } from 'node:perf_hooks';
 import { VERSION_ATTR, type Item } from '../item';
 import type { DeadLetter, PlannedWrite } from './plan';
 import { keyIdOf } from './plan';
@@ -179,23 +180,31 @@ async function batchWrite(ctx: WriterContext, writes: PlannedWrite[], dead: Dead
   return done;
 }
 
-/** Runs a blind write under the guard: refused once the window closed, aborted (SDK retries included) when it does. */
+/**
+ * Runs a blind write under the guard: refused once the window closed, aborted (SDK retries included) when it does.
+ * A request the window's timer aborted is sent again only under a new window: when a lease renewal (a successful
+ * conditional write on the same owner and epoch, so no one else can hold the partition) extended it meanwhile.
+ */
 async function guarded<T>(ctx: WriterContext, send: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
-  const left = ctx.guard?.();
-  const signals = [ctx.signal, typeof left === 'number' ? AbortSignal.timeout(Math.max(1, Math.floor(left))) : undefined].filter((x): x is AbortSignal => x !== undefined);
-  try {
-    return await send(signals.length > 1 ? AbortSignal.any(signals) : signals[0]);
-  } catch (e) {
-    if ((e as Error).name === 'AbortError' && !ctx.signal?.aborted && typeof left === 'number') {
-      // The window's timer may fire a moment before the guard's clock says the window closed (timer granularity,
-      // Math.floor): wait that moment out, then the guard throws LeaseLostError. Without this the AbortError escaped
-      // as a fatal error (found by test/faults/dynalite-outage.test.ts: DynamoDB down 10 s stopped the ETL).
-      for (let i = 0; i < 100; i++) {
-        const rest = ctx.guard?.(); // throws LeaseLostError once the window is closed
-        await new Promise((r) => setTimeout(r, Math.ceil(typeof rest === 'number' ? rest : 0) + 1));
-      }
+  for (;;) {
+    const left = ctx.guard?.(); // throws LeaseLostError once the window is closed
+    const closesAt = typeof left === 'number' ? performance.now() + left : undefined;
+    const signals = [ctx.signal, typeof left === 'number' ? AbortSignal.timeout(Math.max(1, Math.floor(left))) : undefined].filter((x): x is AbortSignal => x !== undefined);
+    try {
+      return await send(signals.length > 1 ? AbortSignal.any(signals) : signals[0]);
+    } catch (e) {
+      if ((e as Error).name !== 'AbortError' || ctx.signal?.aborted || closesAt === undefined) throw e;
+      // The window's timer aborted the request. It may fire a moment before the guard's clock says the window closed
+      // (timer granularity, Math.floor): wait until the window the request was sent under has closed, then ask the
+      // guard again. Without the wait the AbortError escaped as a fatal error (found by
+      // test/faults/dynalite-outage.test.ts: DynamoDB down 10 s stopped the ETL). The guard then throws
+      // LeaseLostError, or, if a renewal extended the window while the request was slow, the write (idempotent and
+      // versioned) goes out again under the new window. Waiting instead until the guard threw held the chunk, and with
+      // it every partition's fetches, for up to 100 windows while renewals kept succeeding: the ETL applied nothing
+      // for minutes on a loaded machine (found by test/faults/kafka-outage.fault.ts, 2026-11-25 15:10 UTC).
+      const rest = closesAt - performance.now();
+      if (rest > 0) await new Promise((r) => setTimeout(r, Math.ceil(rest) + 1));
     }
-    throw e;
   }
 }
 
