@@ -18,6 +18,7 @@ import { tableSpec } from '../../pipeline/backfill/keyset';
 import { formatPosition } from '../../pipeline/cdc/checkpoint';
 import { DmsCdcSource } from '../../pipeline/cdc/dms-source';
 import { assertSourceReady } from '../../pipeline/cdc/preflight';
+import { assertDynamoPermissions, migrationPermissionTargets } from '../../pipeline/target/permissions';
 import { BuiltinCdcSource, currentPosition, defaultCdcId, type CdcSource } from '../../pipeline/cdc/source';
 import { describeEtl } from '../../pipeline/consumer/etl-service';
 import { readColumns } from '../../pipeline/row/codec';
@@ -48,8 +49,15 @@ export function createCdcParts(c: PartClients): Partial<MigrationActivities> {
       const checks = await assertSourceReady(c.pool, [t]);
       const mapping = await mappingFor(c, input.mappingFile, input.ctx);
       const spec = tableSpec(t.database, t.table, await readColumns(c.pool, t.database, t.table));
+      // DynamoDB: every permission the target and the ETL control table need, proven without changing anything; all
+      // missing ones in one DynamoPermissionError (src/pipeline/target/permissions.ts).
+      const dynamo = await assertDynamoPermissions(c.dynamo, migrationPermissionTargets(mapping.target, c.etlControl.table));
       return {
-        checks: [...checks.map(({ name, ok, detail }) => ({ name, ok, detail })), { name: 'mapping', ok: true, detail: `${input.mappingFile} maps ${mapping.sourceId} → ${mapping.targetTable}` }],
+        checks: [
+          ...checks.map(({ name, ok, detail }) => ({ name, ok, detail })),
+          { name: 'mapping', ok: true, detail: `${input.mappingFile} maps ${mapping.sourceId} → ${mapping.targetTable}` },
+          ...dynamo.map((d) => ({ name: `dynamodb:${d.action} on table ${d.table}`, ok: d.granted, detail: d.detail })),
+        ],
         primaryKey: mapping.source.primaryKey,
         estimatedRows: await estimateRows(c.pool, spec),
         sourcePosition: formatPosition(await currentPosition(c.pool)) ?? '',

@@ -7,6 +7,7 @@
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import type { MigrationActivities } from '../../shared/activity-contract';
 import { cleanupTombstones } from '../../pipeline/apply/cleanup';
+import { permissionErrorOf } from '../../pipeline/target/permissions';
 import { ensureTargetTable, tableIsEmpty } from '../../pipeline/target/table';
 import { cdcSourceOf } from './cdc';
 import { cancellation, heartbeat, mappingFor, mappingsFor, withHeartbeats, type PartClients } from './common';
@@ -17,7 +18,14 @@ export function createTargetParts(c: PartClients): Partial<MigrationActivities> 
     async ensureTarget(input) {
       const mapping = await mappingFor(c, input.mappingFile, input.ctx);
       const sharing = (await mappingsFor(c, input.mappingFile, input.ctx)).filter((m) => m.targetTable === mapping.targetTable);
-      const r = await ensureTargetTable(c.dynamo, sharing, { create: input.create });
+      // The ETL control table too, so that a denied CreateTable (which preflight cannot prove on a missing table) stops
+      // the migration here, before CDC starts, named as a DynamoPermissionError.
+      await c.etlControl.ensureTable().catch((e: unknown) => {
+        throw permissionErrorOf(e, 'CreateTable', c.etlControl.table, 'control') ?? e;
+      });
+      const r = await ensureTargetTable(c.dynamo, sharing, { create: input.create }).catch((e: unknown) => {
+        throw permissionErrorOf(e, 'CreateTable', mapping.targetTable, 'target') ?? e;
+      });
       return { targetTable: r.table, created: r.created };
     },
 
