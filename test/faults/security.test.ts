@@ -18,6 +18,7 @@ import { createDynamoClient } from '../../src/infra/dynamodb';
 import { serviceEnv } from '../../src/infra/env';
 import { mysqlConnectionParams } from '../../src/infra/mysql';
 import { createSourcePool } from '../../src/pipeline/backfill/source-pool';
+import { ControlStore } from '../../src/pipeline/consumer/control';
 import { readColumns } from '../../src/pipeline/row/codec';
 import { ensureTargetTable } from '../../src/pipeline/target/table';
 import { compileMapping } from '../../src/pipeline/transform/mapping';
@@ -122,7 +123,7 @@ test('identifiers with a backtick, a quote and a dash are quoted: preflight and 
     const config = { source: `${db}.${table}`, target, partitionKey: { attribute: 'pk', template: 'K#{id}' }, nulls: 'omit' as const };
     const mappingFile = path.join(dir, 'mapping.yaml');
     fs.writeFileSync(mappingFile, YAML.stringify({ version: 1, tables: [config] }));
-    const preflight = createCdcParts({ pool } as unknown as PartClients).preflight!;
+    const preflight = createCdcParts({ pool, dynamo: client, etlControl: new ControlStore(client) } as unknown as PartClients).preflight!;
     const r = await preflight({ ctx: { migrationId: `migrate:${db}.${table}`, source: { database: db, table }, phase: 'preflight' }, mappingFile, cdc: { source: 'builtin', topic: 'unused', partitions: 1 } });
     expect(r.primaryKey).toEqual(['id']);
 

@@ -12,7 +12,9 @@ import YAML from 'yaml';
 import { createCdcParts } from '../../../src/activities/parts/cdc';
 import type { PartClients } from '../../../src/activities/parts/common';
 import { loadMigrationConfig, parseMigrationConfig } from '../../../src/cli/config';
+import { createDynamoClient } from '../../../src/infra/dynamodb';
 import { createSourcePool } from '../../../src/pipeline/backfill/source-pool';
+import { ControlStore } from '../../../src/pipeline/consumer/control';
 import { ConfigError, PreflightError } from '../../../src/shared/errors';
 import { MappingConfigError } from '../../../src/pipeline/transform/errors';
 import { uniqueName } from '../../support/ids';
@@ -20,6 +22,7 @@ import { uniqueName } from '../../support/ids';
 const db = uniqueName('bad_cfg');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bad-config-'));
 let pool: mysql.Pool;
+const dynamo = createDynamoClient();
 let preflight: NonNullable<ReturnType<typeof createCdcParts>['preflight']>;
 
 beforeAll(async () => {
@@ -30,11 +33,12 @@ beforeAll(async () => {
   await pool.query(`CREATE TABLE \`${db}\`.lines (order_id BIGINT, line INT, sku VARCHAR(10), PRIMARY KEY (order_id, line))`);
   await pool.query(`CREATE TABLE \`${db}\`.nopk (id BIGINT, v INT)`);
   await pool.query(`CREATE TABLE \`${db}\`.geo (id BIGINT PRIMARY KEY, g POINT)`);
-  // preflight reads only the source pool; the other clients are never touched before the checks pass
-  preflight = createCdcParts({ pool } as unknown as PartClients).preflight!;
+  // preflight reads the source pool; once its checks pass it probes the DynamoDB permissions (no item or table changes)
+  preflight = createCdcParts({ pool, dynamo, etlControl: new ControlStore(dynamo) } as unknown as PartClients).preflight!;
 });
 
 afterAll(async () => {
+  dynamo.destroy();
   await pool.query(`DROP DATABASE IF EXISTS \`${db}\``);
   await pool.end();
   fs.rmSync(dir, { recursive: true, force: true });
