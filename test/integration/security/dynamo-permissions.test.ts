@@ -38,6 +38,7 @@ jest.setTimeout(60_000);
 
 const controlTable = uniqueName('perm_ctl');
 const target = uniqueName('perm_target');
+/** Denied actions: `Action` on every table, or `Action:table`. */
 const denied = new Set<string>();
 const seen: string[] = [];
 let bed: ProxyBed;
@@ -62,8 +63,8 @@ beforeAll(async () => {
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       seen.push(action);
-      if (denied.has(action)) {
-        const table = (JSON.parse(body.toString('utf8')) as { TableName?: string }).TableName ?? '*';
+      const table = (JSON.parse(body.toString('utf8') || '{}') as { TableName?: string }).TableName ?? '*';
+      if (denied.has(action) || denied.has(`${action}:${table}`)) {
         accessDenied(res, action, table);
         return;
       }
@@ -184,6 +185,34 @@ it('the real workflow stops at preflight with the message, before anything is cr
     await pool.query(`DROP DATABASE IF EXISTS \`${db}\``);
     await pool.end();
     await connection.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('ensureTarget names a denied CreateTable of a missing target (the one permission preflight cannot prove), creating nothing', async () => {
+  const db = uniqueName('permcr').toLowerCase();
+  const absent = uniqueName('perm_new');
+  denied.add(`CreateTable:${absent}`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cutover-perm-'));
+  const pool = createSourcePool({ connectionLimit: 2 });
+  try {
+    await pool.query(`CREATE DATABASE \`${db}\``);
+    await pool.query(`CREATE TABLE \`${db}\`.people (id INT PRIMARY KEY)`);
+    const mappingFile = path.join(dir, 'map.yaml');
+    fs.writeFileSync(mappingFile, `version: 1\ntables:\n  - source: ${db}.people\n    target: ${absent}\n    partitionKey: { attribute: pk, template: "P#{id}" }\n    nulls: omit\n`);
+    const clients = { pool, dynamo: proxied, etlControl: new ControlStore(proxied, controlTable) } as unknown as PartClients;
+    const ctx = { migrationId: `migrate:${db}.people`, source: { database: db, table: 'people' }, phase: 'preflight' as const };
+    const checks = (await createCdcParts(clients).preflight!({ ctx, mappingFile, cdc: { source: 'builtin', topic: 'unused', partitions: 1 } })).checks;
+    expect(checks.find((c) => c.name === `dynamodb:CreateTable on table ${absent}`)?.detail).toMatch(/^not probed: the table does not exist/);
+    expect(checks.find((c) => c.name === `dynamodb:CreateTable on table ${controlTable}`)?.detail).toMatch(/authorised \(ResourceInUseException\)/);
+    const err = await createTargetParts(clients).ensureTarget!({ ctx, mappingFile, create: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DynamoPermissionError);
+    expect((err as Error).message).toContain(`dynamodb:CreateTable on table ${absent}`);
+    expect(await probeDynamoPermissions(direct, migrationPermissionTargets({ table: absent, partitionKey: { name: 'pk', type: 'S' }, billingMode: 'PAY_PER_REQUEST', gsis: [] }, controlTable).slice(0, 1)))
+      .toEqual(expect.arrayContaining([expect.objectContaining({ action: 'DescribeTable', detail: expect.stringMatching(/ResourceNotFoundException/) })])); // still absent
+  } finally {
+    await pool.query(`DROP DATABASE IF EXISTS \`${db}\``);
+    await pool.end();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
