@@ -376,8 +376,9 @@ export interface EnsureTargetResult {
  * returns an object of this type; the workflow proxies it by type only.
  */
 export interface MigrationActivities {
-  /** Checks the source (binlog ROW/FULL, GTID strict, privileges, primary key) and the mapping. Non-retryable on
-   * failure (PreflightError / ConfigError naming the check). */
+  /** Checks the source (binlog ROW/FULL, GTID strict, privileges, primary key), the mapping, and the DynamoDB
+   * permissions of the target and ETL control table (proven without changing anything). Non-retryable on failure
+   * (PreflightError / ConfigError naming the check; DynamoPermissionError naming every missing permission). */
   preflight(input: TableInput & { readonly cdc: CdcConfig }): Promise<PreflightResult>;
   /** Creates the target table from the mapping when `create` and it is missing; otherwise checks it matches. Never
    * drops or truncates a non-empty table. */
