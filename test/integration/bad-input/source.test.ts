@@ -11,7 +11,9 @@ import type * as mysql from 'mysql2/promise';
 import YAML from 'yaml';
 import { createCdcParts } from '../../../src/activities/parts/cdc';
 import type { PartClients } from '../../../src/activities/parts/common';
+import { createDynamoClient } from '../../../src/infra/dynamodb';
 import { createSourcePool } from '../../../src/pipeline/backfill/source-pool';
+import { ControlStore } from '../../../src/pipeline/consumer/control';
 import { PreflightError } from '../../../src/shared/errors';
 import { startPrivateStack, type PrivateStack } from '../../support/private-stack';
 
@@ -36,8 +38,12 @@ afterAll(async () => {
 });
 
 async function preflightWith(pool: mysql.Pool): Promise<Error | undefined> {
-  const preflight = createCdcParts({ pool } as unknown as PartClients).preflight!;
-  return preflight({ ctx: { migrationId: 'migrate:shop.users', source: { database: 'shop', table: 'users' }, phase: 'preflight' }, mappingFile, cdc: { source: 'builtin', topic: 'unused', partitions: 1 } }).then(() => undefined, (e: unknown) => e as Error);
+  // A passing preflight goes on to probe the DynamoDB permissions (on the private stack's dynalite; nothing changes).
+  const dynamo = createDynamoClient();
+  const preflight = createCdcParts({ pool, dynamo, etlControl: new ControlStore(dynamo) } as unknown as PartClients).preflight!;
+  return preflight({ ctx: { migrationId: 'migrate:shop.users', source: { database: 'shop', table: 'users' }, phase: 'preflight' }, mappingFile, cdc: { source: 'builtin', topic: 'unused', partitions: 1 } })
+    .then(() => undefined, (e: unknown) => e as Error)
+    .finally(() => dynamo.destroy());
 }
 
 test('binlog_format STATEMENT / MIXED and binlog_row_image MINIMAL are refused by name', async () => {
