@@ -12,9 +12,10 @@
  *   PutItem / UpdateItem / DeleteItem on that key with the condition `attribute_exists(#k) AND attribute_not_exists(#k)`,
  *                                     which can never hold: ConditionalCheckFailedException = granted, nothing written.
  *   BatchWriteItem                    cannot carry a condition: one DeleteRequest of the key that cannot exist. Deleting
- *                                     a missing item is a no-op, so nothing changes; IAM authorises BatchWriteItem per
- *                                     action inside it (a DeleteRequest needs dynamodb:BatchWriteItem on the table).
- *   CreateTable on an existing table  CreateTable with the table's own name and key schema: ResourceInUseException =
+ *                                     a missing item is a no-op, so nothing changes. IAM authorises a BatchWriteItem as
+ *                                     dynamodb:BatchWriteItem on each table it names, whatever requests it holds, so the
+ *                                     DeleteRequest proves what the apply's PutRequests need (AWS's documented rule).
+ *   CreateTable, existing control     CreateTable with the table's own name and key schema: ResourceInUseException =
  *                                     granted (the table exists, nothing is created). Should the table be deleted by
  *                                     someone between our DescribeTable and this call, the probe creates it with the
  *                                     very schema cutover would create it with (the control table), never another.
