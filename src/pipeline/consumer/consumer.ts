@@ -305,9 +305,15 @@ export class EtlConsumer {
     return lease;
   }
 
-  /** Resolves when every partition's chain has drained. */
+  /**
+   * Resolves when every partition's chain has drained. A batch still taking its lease counts as pending with no
+   * chunk queued yet: wait on a timer then, never in a loop of settled promises (that would starve the event loop).
+   */
   private async drain(): Promise<void> {
-    while ([...this.chains.values()].some((c) => c.pending > 0)) await Promise.all([...this.chains.values()].map((c) => c.tail));
+    while ([...this.chains.values()].some((c) => c.pending > 0)) {
+      await Promise.all([...this.chains.values()].map((c) => c.tail));
+      if ([...this.chains.values()].some((c) => c.pending > 0)) await sleep(20);
+    }
   }
 
   private chainOf(p: number): { tail: Promise<void>; gen: number; pending: number } {
