@@ -23,6 +23,7 @@
 import {
   BatchGetItemCommand,
   CreateTableCommand,
+  DescribeTableCommand,
   DeleteItemCommand,
   GetItemCommand,
   PutItemCommand,
@@ -88,10 +89,17 @@ export class ControlStore {
 
   /** Creates the control table if it does not exist. */
   async ensureTable(): Promise<void> {
+    // Described first, so an existing table needs no dynamodb:CreateTable (least privilege; preflight probes it so).
     try {
-      await this.client.send(new CreateTableCommand({ TableName: this.table, BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] }));
+      const d = await this.client.send(new DescribeTableCommand({ TableName: this.table }));
+      if (d.Table?.TableStatus === 'ACTIVE') return;
     } catch (e) {
-      if ((e as Error).name !== 'ResourceInUseException') throw e;
+      if ((e as Error).name !== 'ResourceNotFoundException') throw e;
+      try {
+        await this.client.send(new CreateTableCommand({ TableName: this.table, BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] }));
+      } catch (e2) {
+        if ((e2 as Error).name !== 'ResourceInUseException') throw e2;
+      }
     }
     await waitUntilTableExists({ client: this.client, maxWaitTime: 60 }, { TableName: this.table });
   }

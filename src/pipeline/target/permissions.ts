@@ -15,10 +15,8 @@
  *                                     a missing item is a no-op, so nothing changes. IAM authorises a BatchWriteItem as
  *                                     dynamodb:BatchWriteItem on each table it names, whatever requests it holds, so the
  *                                     DeleteRequest proves what the apply's PutRequests need (AWS's documented rule).
- *   CreateTable, existing control     CreateTable with the table's own name and key schema: ResourceInUseException =
- *                                     granted (the table exists, nothing is created). Should the table be deleted by
- *                                     someone between our DescribeTable and this call, the probe creates it with the
- *                                     very schema cutover would create it with (the control table), never another.
+ *   CreateTable, existing table       not needed: an existing target is only checked, and ControlStore.ensureTable
+ *                                     describes the control table before it would create it.
  *   CreateTable on a missing table    NOT probed (it cannot be proven without creating): ensureTarget, the next step
  *                                     and still before CDC starts, creates the target and the control table and turns
  *                                     an AccessDeniedException into this same error (see permissionErrorOf).
@@ -33,7 +31,6 @@ import { randomUUID } from 'node:crypto';
 import {
   BatchGetItemCommand,
   BatchWriteItemCommand,
-  CreateTableCommand,
   DeleteItemCommand,
   DescribeTableCommand,
   GetItemCommand,
@@ -41,12 +38,10 @@ import {
   ScanCommand,
   UpdateItemCommand,
   type AttributeValue,
-  type CreateTableCommandInput,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { PreflightError } from '../../shared/errors';
 import type { TargetTable } from '../transform/mapping';
-import { createTableInput } from './table';
 
 /** One table's key attributes (names and DynamoDB scalar types). */
 export interface ProbeKeySchema {
@@ -60,28 +55,21 @@ export type DynamoAction =
 
 /**
  * A table to check and the role it plays. Both are created when missing (the target by ensureTarget with
- * `createTarget`, else ensureTarget fails anyway; the control table by ControlStore.ensureTable, which sends CreateTable
- * even when the table exists, so CreateTable on the control table is always needed).
+ * `createTarget`, else ensureTarget fails anyway; the control table by ControlStore.ensureTable), and only then need
+ * CreateTable.
  */
 export interface PermissionTarget {
   readonly role: 'target' | 'control';
   readonly table: string;
   readonly key: ProbeKeySchema;
-  /** The CreateTable input cutover would send (used only as the probe on an existing control table). */
-  readonly createInput: CreateTableCommandInput;
 }
 
 /** The tables a migration writing `target` uses, with the ETL control table `controlTable`. */
 export function migrationPermissionTargets(target: TargetTable, controlTable: string): PermissionTarget[] {
   return [
-    { role: 'target', table: target.table, key: target, createInput: createTableInput(target) },
-    // The control table's schema, as ControlStore.ensureTable creates it.
-    {
-      role: 'control',
-      table: controlTable,
-      key: { partitionKey: { name: 'pk', type: 'S' } },
-      createInput: { TableName: controlTable, BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] },
-    },
+    { role: 'target', table: target.table, key: target },
+    // The control table's key, as ControlStore.ensureTable creates it.
+    { role: 'control', table: controlTable, key: { partitionKey: { name: 'pk', type: 'S' } } },
   ];
 }
 
@@ -91,7 +79,7 @@ export function migrationPermissionTargets(target: TargetTable, controlTable: st
  * by cleanup); the control table is read and written item by item (leases, modes, members, rebuild marker).
  * GetItem / Query / UpdateItem on the target are the application's (routing layer), not the migration's.
  */
-export const REQUIRED: Readonly<Record<PermissionTarget['role'], readonly DynamoAction[]>> = {
+export const REQUIRED: Readonly<Record<PermissionTarget['role'], readonly Exclude<DynamoAction, 'CreateTable'>[]>> = {
   target: ['DescribeTable', 'Scan', 'BatchGetItem', 'PutItem', 'DeleteItem', 'BatchWriteItem'],
   control: ['DescribeTable', 'GetItem', 'BatchGetItem', 'Scan', 'PutItem', 'UpdateItem', 'DeleteItem'],
 };
@@ -148,11 +136,11 @@ function probeKey(k: ProbeKeySchema): Record<string, AttributeValue> {
 /** Answers that prove the caller was authorised for the action. */
 const GRANTED = new Set(['ConditionalCheckFailedException', 'ResourceNotFoundException', 'ResourceInUseException']);
 
-async function probe(client: DynamoDBClient, t: PermissionTarget, action: DynamoAction): Promise<PermissionCheck> {
+async function probe(client: DynamoDBClient, t: PermissionTarget, action: Exclude<DynamoAction, 'CreateTable'>): Promise<PermissionCheck> {
   const TableName = t.table;
   const Key = probeKey(t.key);
   const never = { ConditionExpression: 'attribute_exists(#k) AND attribute_not_exists(#k)', ExpressionAttributeNames: { '#k': t.key.partitionKey.name } };
-  const send: Record<DynamoAction, () => Promise<unknown>> = {
+  const send: Record<Exclude<DynamoAction, 'CreateTable'>, () => Promise<unknown>> = {
     DescribeTable: () => client.send(new DescribeTableCommand({ TableName })),
     GetItem: () => client.send(new GetItemCommand({ TableName, Key })),
     BatchGetItem: () => client.send(new BatchGetItemCommand({ RequestItems: { [TableName]: { Keys: [Key] } } })),
@@ -161,7 +149,6 @@ async function probe(client: DynamoDBClient, t: PermissionTarget, action: Dynamo
     UpdateItem: () => client.send(new UpdateItemCommand({ TableName, Key, ...never })),
     DeleteItem: () => client.send(new DeleteItemCommand({ TableName, Key, ...never })),
     BatchWriteItem: () => client.send(new BatchWriteItemCommand({ RequestItems: { [TableName]: [{ DeleteRequest: { Key } }] } })),
-    CreateTable: () => client.send(new CreateTableCommand(t.createInput)),
   };
   const base = { action, table: t.table, role: t.role, probed: true };
   try {
@@ -197,10 +184,8 @@ export async function probeDynamoPermissions(client: DynamoDBClient, targets: re
   for (const t of targets) {
     const exists = await tableExists(client, t.table);
     out.push(...(await Promise.all(REQUIRED[t.role].map((a) => probe(client, t, a)))));
-    if (exists === true) {
-      // An existing target is never created again; the control table is (ensureTable sends CreateTable every time).
-      if (t.role === 'control') out.push(await probe(client, t, 'CreateTable'));
-    } else {
+    if (exists !== true) {
+      // An existing table is never created again (ControlStore.ensureTable describes the control table first).
       const why = exists === false
         ? 'not probed: the table does not exist and CreateTable cannot be proven without creating it; ensureTarget creates it next, before CDC starts, and reports a denial as this error'
         : 'not probed: DescribeTable was denied, so whether the table must be created is unknown';
