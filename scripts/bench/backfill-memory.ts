@@ -7,9 +7,8 @@
  */
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import type { Kafka } from 'kafkajs';
 import { loadStackEnv } from '../../src/infra/env';
-import { createKafka } from '../../src/infra/kafka';
+import { createKafka, withAdmin } from '../../src/infra/kafka';
 import { runBackfill } from '../../src/pipeline/backfill/backfill';
 import { KafkaLoadSink } from '../../src/pipeline/backfill/kafka-sink';
 import { createSourcePool } from '../../src/pipeline/backfill/source-pool';
@@ -21,15 +20,6 @@ const PARTITIONS = 6;
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
 
-async function withAdmin<T>(kafka: Kafka, fn: (admin: ReturnType<Kafka['admin']>) => Promise<T>): Promise<T> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return await fn(admin);
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 /**
  * Memory growth (MB) of heap + array buffers while `fn` runs: `peak` sampled every 20 ms (includes garbage not yet

@@ -7,10 +7,9 @@
  * Memory at 100k and 1M rows is its own area (./backfill-memory.ts), so it can run alone.
  */
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
-import type { Kafka } from 'kafkajs';
 import { createDynamoClient } from '../../src/infra/dynamodb';
 import { loadStackEnv } from '../../src/infra/env';
-import { createKafka } from '../../src/infra/kafka';
+import { createKafka, withAdmin } from '../../src/infra/kafka';
 import { runBackfill } from '../../src/pipeline/backfill/backfill';
 import { KafkaLoadSink } from '../../src/pipeline/backfill/kafka-sink';
 import { keyOfRow, tableSpec, type KeyValues } from '../../src/pipeline/backfill/keyset';
@@ -28,15 +27,6 @@ import type { BenchContext, BenchFigure } from './types';
 
 const PARTITIONS = 6;
 
-async function withAdmin<T>(kafka: Kafka, fn: (admin: ReturnType<Kafka['admin']>) => Promise<T>): Promise<T> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return await fn(admin);
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
   loadStackEnv();

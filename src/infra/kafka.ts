@@ -1,5 +1,5 @@
 /** Kafka client factory (kafkajs), with a namespaced logger that stays quiet unless asked. */
-import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type KafkaConfig } from 'kafkajs';
 import { serviceEnv } from './env';
 
 /** A kafkajs client for the configured brokers; `clientId` names the component in broker logs. */
@@ -11,4 +11,15 @@ export function createKafka(clientId: string, extra: Partial<KafkaConfig> = {}):
     retry: { initialRetryTime: 200, retries: 10, maxRetryTime: 5_000 },
     ...extra,
   });
+}
+
+/** Runs `fn` with a connected admin client of `kafka`, disconnecting it however `fn` ends. */
+export async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -11,6 +11,7 @@
  *   - Results are plain JSON (positions and counts), fit for workflow history.
  */
 import type { Kafka } from 'kafkajs';
+import { withAdmin } from '../../infra/kafka';
 import type { CdcDescription, CdcState, StartCdcResult, StopCdcResult } from '../../shared/activity-contract';
 import type { Queryable } from '../row/codec';
 import { CheckpointStore, formatPosition, type CdcTaskConfig, type SourcePosition, type StartMode } from './checkpoint';
@@ -156,12 +157,3 @@ function describeStart(s: StartMode): string {
   return s.kind === 'timestamp' ? s.at : s.kind;
 }
 
-async function withAdmin<T>(kafka: Kafka, f: (admin: ReturnType<Kafka['admin']>) => Promise<T>): Promise<T> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return await f(admin);
-  } finally {
-    await admin.disconnect();
-  }
-}

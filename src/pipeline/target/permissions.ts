@@ -53,6 +53,9 @@ export interface ProbeKeySchema {
 export type DynamoAction =
   | 'DescribeTable' | 'GetItem' | 'BatchGetItem' | 'Scan' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'BatchWriteItem' | 'CreateTable';
 
+/** The actions preflight proves by a call (CreateTable never: it cannot be proven without creating). */
+type ProbedAction = Exclude<DynamoAction, 'CreateTable'>;
+
 /**
  * A table to check and the role it plays. Both are created when missing (the target by ensureTarget with
  * `createTarget`, else ensureTarget fails anyway; the control table by ControlStore.ensureTable), and only then need
@@ -79,7 +82,7 @@ export function migrationPermissionTargets(target: TargetTable, controlTable: st
  * by cleanup); the control table is read and written item by item (leases, modes, members, rebuild marker).
  * GetItem / Query / UpdateItem on the target are the application's (routing layer), not the migration's.
  */
-export const REQUIRED: Readonly<Record<PermissionTarget['role'], readonly Exclude<DynamoAction, 'CreateTable'>[]>> = {
+export const REQUIRED: Readonly<Record<PermissionTarget['role'], readonly ProbedAction[]>> = {
   target: ['DescribeTable', 'Scan', 'BatchGetItem', 'PutItem', 'DeleteItem', 'BatchWriteItem'],
   control: ['DescribeTable', 'GetItem', 'BatchGetItem', 'Scan', 'PutItem', 'UpdateItem', 'DeleteItem'],
 };
@@ -136,11 +139,11 @@ function probeKey(k: ProbeKeySchema): Record<string, AttributeValue> {
 /** Answers that prove the caller was authorised for the action. */
 const GRANTED = new Set(['ConditionalCheckFailedException', 'ResourceNotFoundException', 'ResourceInUseException']);
 
-async function probe(client: DynamoDBClient, t: PermissionTarget, action: Exclude<DynamoAction, 'CreateTable'>): Promise<PermissionCheck> {
+async function probe(client: DynamoDBClient, t: PermissionTarget, action: ProbedAction): Promise<PermissionCheck> {
   const TableName = t.table;
   const Key = probeKey(t.key);
   const never = { ConditionExpression: 'attribute_exists(#k) AND attribute_not_exists(#k)', ExpressionAttributeNames: { '#k': t.key.partitionKey.name } };
-  const send: Record<Exclude<DynamoAction, 'CreateTable'>, () => Promise<unknown>> = {
+  const send: Record<ProbedAction, () => Promise<unknown>> = {
     DescribeTable: () => client.send(new DescribeTableCommand({ TableName })),
     GetItem: () => client.send(new GetItemCommand({ TableName, Key })),
     BatchGetItem: () => client.send(new BatchGetItemCommand({ RequestItems: { [TableName]: { Keys: [Key] } } })),
