@@ -90,6 +90,13 @@ export interface EtlRunResult {
   readonly progress: EtlProgress;
 }
 
+/** A partition's chain of chunks: its tail, its generation (a failure bumps it) and the work not yet done. */
+interface Chain {
+  tail: Promise<void>;
+  gen: number;
+  pending: number;
+}
+
 /** One consumer-group member; see the module invariants. */
 export class EtlConsumer {
   readonly member = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -105,7 +112,7 @@ export class EtlConsumer {
   private readonly lag = new Map<number, number>();
   private assigned: number[] = [];
   /** Per partition: the tail of its chain of chunks, its generation (a failure bumps it) and chunks not yet done. */
-  private readonly chains = new Map<number, { tail: Promise<void>; gen: number; pending: number }>();
+  private readonly chains = new Map<number, Chain>();
   private readonly revoked = new Set<number>();
   private applied = { mode: 'shared' as ApplyMode, version: 0 };
   private desired = { mode: 'shared' as ApplyMode, version: 0 };
@@ -316,10 +323,16 @@ export class EtlConsumer {
     }
   }
 
-  private chainOf(p: number): { tail: Promise<void>; gen: number; pending: number } {
+  private chainOf(p: number): Chain {
     let c = this.chains.get(p);
     if (!c) this.chains.set(p, (c = { tail: Promise.resolve(), gen: 0, pending: 0 }));
     return c;
+  }
+
+  /** One piece of a partition's work is done: a revoked partition is released once nothing of it is pending. */
+  private async settle(partition: number, chain: Chain): Promise<void> {
+    chain.pending--;
+    if (chain.pending === 0 && this.revoked.has(partition)) await this.releasePartition(partition).catch(() => undefined);
   }
 
   private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
@@ -349,8 +362,7 @@ export class EtlConsumer {
       }
       resolveOffset(batch.messages[batch.messages.length - 1].offset); // the fetch position only: commits are explicit
     } finally {
-      chain.pending--;
-      if (chain.pending === 0 && this.revoked.has(partition)) await this.releasePartition(partition).catch(() => undefined);
+      await this.settle(partition, chain);
     }
     await previous;
     await heartbeat(); // a rebalance surfaces here, as before: kafkajs rejoins
@@ -392,8 +404,7 @@ export class EtlConsumer {
         await sleep(200);
       } else await this.onBatchError(partition, e);
     } finally {
-      chain.pending--;
-      if (chain.pending === 0 && this.revoked.has(partition)) await this.releasePartition(partition).catch(() => undefined);
+      await this.settle(partition, chain);
     }
   }
 
@@ -406,7 +417,7 @@ export class EtlConsumer {
       this.opts.log?.(`fatal: ${(e as Error).stack ?? e}`);
       void this.stop({ stoppedBy: 'error', reason: (e as Error).message });
     }
-    await sleep(200); // the partition was sought back to the failed chunk: kafkajs fetches it again
+    await sleep(200); // the failed messages were not resolved, or the partition was sought back: kafkajs fetches them again
   }
 
   private async applyChunk(partition: number, messages: KafkaMessage[], lease: Lease): Promise<void> {
