@@ -148,7 +148,10 @@ test('a live instance that does not apply the new flag version: the real barrier
       const moving = await waitForStatus(env, handle, (s) => s.flagVersion >= 2, 'next flag change', 2_000, 600, fake);
       const barrierPassedMs = Date.now() - tApprove;
       expect(moving.awaiting?.gate ?? null).not.toBe('flag barrier v1');
-      expect(fake.count('awaitFlagBarrier')).toBeGreaterThanOrEqual(3);
+      // v1's barrier ran twice: the attempt that timed out and the one after the approve that passed (v2's barrier may
+      // or may not have started yet when the status shows flag version 2, so it is not counted here)
+      const v1Barriers = fake.calls.filter((c) => c.name === 'awaitFlagBarrier' && (c.input as { version: number }).version === 1);
+      expect(v1Barriers).toHaveLength(2);
 
       // end to end: the migration runs to completion with no further operator action, every later flag change passing
       // its real barrier with both instances (the fixed one included) on each new version
