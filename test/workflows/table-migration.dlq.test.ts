@@ -23,7 +23,11 @@ describe('table-migration workflow: the DLQ gate', () => {
   });
   afterAll(() => env?.teardown());
 
-  const config = (): ReturnType<typeof testConfig> => testConfig(uniqueName('t'), { thresholds: { ...CONFIG_DEFAULTS.thresholds, maxDlqEvents: 1 } });
+  // The lag monitor samples hourly here, not every minute: each sample is a workflow task and activities run in real
+  // time, so a skipped day of minute samples cost 1440 round trips (48 s on a loaded machine; the test timed out in CI).
+  // The gate samples the DLQ count itself (phases.ts dlqGate), so this changes nothing the test asserts.
+  const config = (): ReturnType<typeof testConfig> =>
+    testConfig(uniqueName('t'), { thresholds: { ...CONFIG_DEFAULTS.thresholds, maxDlqEvents: 1 }, monitorIntervalMs: 3_600_000 });
 
   it('waits at the dlq gate with the count in its status, advances nothing, and goes on after approve', async () => {
     const fake = new FakeActivities({ dlqCount: 2 });
