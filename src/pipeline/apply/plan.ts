@@ -17,7 +17,7 @@ import { SOURCE_ATTR, TOMBSTONE_ATTR, VERSION_ATTR, type Item } from '../item';
 import type { CompiledMapping } from '../transform/mapping';
 import type { CdcEvent } from '../types';
 import type { DeadLetterReason } from './errors';
-import { itemBytes, MAX_ITEM_BYTES } from './size';
+import { bytesOverLimit, MAX_ITEM_BYTES } from './size';
 
 /** One write the apply will make (or skip when the stored version is not lower). */
 export interface PlannedWrite {
@@ -92,10 +92,11 @@ export function planEvents(events: readonly CdcEvent[], mappings: ReadonlyMap<st
         add({ keyId: keyIdOf(table, key), table, key, item: tombstone(key), version, event });
         continue;
       }
-      const item = mapping.toItem(event.data);
-      const full: Item = { ...item, [VERSION_ATTR]: ver, [SOURCE_ATTR]: src };
-      const size = itemBytes(full);
-      if (size > MAX_ITEM_BYTES) {
+      const full = mapping.toItem(event.data); // a new object: ours to complete
+      full[VERSION_ATTR] = ver;
+      full[SOURCE_ATTR] = src;
+      const size = bytesOverLimit(full);
+      if (size !== undefined) {
         deadLetters.push({ event, reason: 'item-too-large', error: `item is ${size} bytes, over DynamoDB's ${MAX_ITEM_BYTES}` });
         continue;
       }

@@ -82,9 +82,12 @@ export function versionFromStreamPosition(s: string): string | undefined {
   return /^\d{1,38}$/.test(v) ? v : undefined;
 }
 
-/** DMS-style ISO-8601 UTC time with microseconds. */
+let lastStamp = { ms: NaN, text: '' };
+
+/** DMS-style ISO-8601 UTC time with microseconds (the last one is remembered: a batch shares its millisecond). */
 export function dmsTimestamp(ms: number = Date.now()): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+  if (ms !== lastStamp.ms) lastStamp = { ms, text: new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z') };
+  return lastStamp.text;
 }
 
 function transactionId(gtid: string): number | string {

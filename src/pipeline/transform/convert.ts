@@ -49,8 +49,20 @@ export function resolveAuto(kind: SourceKind): ConversionType {
   }
 }
 
+/**
+ * Text already in DynamoDB's canonical form: no leading zeros (but a lone 0 before the point), no trailing zeros after
+ * it, no exponent. Up to 38 characters it has at most 38 digits and a decimal exponent far inside DynamoDB's range, so
+ * `normalizeNumber` returns it unchanged (test/unit/transform/numbers.test.ts checks the two paths agree).
+ */
+const CANONICAL_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d*[1-9])?$/;
+
 /** DynamoDB's canonical text of a decimal number; throws RangeError beyond 38 significant digits. */
 export function normalizeNumber(text: string): string {
+  if (text.length <= 38 && text !== '-0' && CANONICAL_NUMBER.test(text)) return text;
+  return normalizeSlow(text);
+}
+
+function normalizeSlow(text: string): string {
   const m = /^\s*([+-])?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*$/.exec(text);
   if (!m || (m[2] === '' && (m[3] ?? '') === '')) throw new RangeError(`not a number (${describeText(text)})`);
   const neg = m[1] === '-';

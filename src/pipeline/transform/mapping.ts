@@ -52,7 +52,10 @@ export interface CompiledMapping {
   readonly target: TargetTable;
   /** The key templates as written in the mapping. */
   readonly keyTemplates: { readonly partitionKey: string; readonly sortKey?: string };
-  /** The item for `row` (without _v/_del/_src). Throws TransformError when the row cannot be mapped. */
+  /**
+   * The item for `row` (without _v/_del/_src): a new object on every call, which the caller may complete. Throws
+   * TransformError when the row cannot be mapped.
+   */
   toItem(row: Row): Item;
   /** Just the key attributes of `row`'s item; needs only the primary-key columns. */
   keyOf(row: Row): Item;
@@ -232,14 +235,20 @@ export function compileMapping(tableConfig: TableMappingConfig | TableSpec, colu
       throw terr((e as Error).message, k.template.columns[0]);
     }
   };
-  const keyOf = (row: Row): Item => Object.fromEntries(keyPlans.map((k) => [k.attribute, keyAttr(k, row)]));
+  const keyOf = (row: Row): Item => {
+    const key: Item = {};
+    for (const k of keyPlans) key[k.attribute] = keyAttr(k, row);
+    return key;
+  };
   const attrByName = new Map([...plans.values()].map((p) => [p.attribute, p]));
   const renamedFrom = new Map(Object.entries(spec.rename).map(([c, a]) => [a, c]));
 
+  const excluded = new Set(spec.exclude);
   const toItem = (row: Row): Item => {
     let item: Item = keyOf(row);
-    for (const [c, v] of Object.entries(row)) {
-      if (spec.exclude.includes(c)) continue;
+    for (const c in row) {
+      if (excluded.has(c)) continue;
+      const v = row[c];
       const p = plans.get(c) ?? planFor(c);
       if (!plans.has(c) && owners.has(p.attribute)) throw terr(`new column's attribute "${p.attribute}" collides with the mapping`, c);
       if (v === null) {
@@ -265,7 +274,7 @@ export function compileMapping(tableConfig: TableMappingConfig | TableSpec, colu
       }
     }
     if (hook?.transform) {
-      item = hook.transform(row, item, { sourceId, targetTable: target.table });
+      item = { ...hook.transform(row, item, { sourceId, targetTable: target.table }) }; // ours even if the hook keeps it
       for (const k of keyPlans) if (!item[k.attribute]) throw terr(`hook removed key attribute "${k.attribute}"`);
       for (const r of RESERVED_ATTRS) if (item[r]) throw terr(`hook set reserved attribute "${r}"`);
     }

@@ -1,7 +1,9 @@
 import { planEvents } from '../../../src/pipeline/apply/plan';
 import { DlqGate } from '../../../src/pipeline/consumer/dlq';
 import { RateLimiter, isThrottle } from '../../../src/pipeline/apply/throttle';
-import { itemBytes, MAX_ITEM_BYTES } from '../../../src/pipeline/apply/size';
+import fc from 'fast-check';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { bytesOverLimit, itemBytes, MAX_ITEM_BYTES } from '../../../src/pipeline/apply/size';
 import { VersionCache } from '../../../src/pipeline/apply/version-cache';
 import { compileMapping } from '../../../src/pipeline/transform/mapping';
 import type { CdcEvent } from '../../../src/pipeline/types';
@@ -110,5 +112,28 @@ describe('DlqGate', () => {
 describe('itemBytes', () => {
   it('counts names and values', () => {
     expect(itemBytes({ ab: { S: 'xyz' }, n: { N: '12345' } })).toBe(2 + 3 + 1 + 4);
+  });
+
+  it('bytesOverLimit names exactly the items itemBytes puts over the limit, with the same size', () => {
+    const text = fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }));
+    const attr: fc.Arbitrary<AttributeValue> = fc.letrec<{ v: AttributeValue }>((tie) => ({
+      v: fc.oneof(
+        { depthSize: 'small' },
+        text.map((S) => ({ S })),
+        fc.bigInt().map((n) => ({ N: String(n) })),
+        fc.uint8Array().map((B) => ({ B })),
+        fc.boolean().map((BOOL) => ({ BOOL })),
+        fc.constant({ NULL: true }),
+        fc.array(text, { minLength: 1 }).map((SS) => ({ SS })),
+        fc.array(tie('v')).map((L) => ({ L })),
+        fc.dictionary(text, tie('v')).map((M) => ({ M })),
+      ),
+    })).v;
+    fc.assert(fc.property(fc.dictionary(text, attr, { minKeys: 1 }), fc.nat(400), (item, limit) => {
+      const exact = itemBytes(item);
+      expect(bytesOverLimit(item, limit)).toBe(exact > limit ? exact : undefined);
+    }), { numRuns: 3_000 });
+    expect(bytesOverLimit({ pk: { S: 'x' }, big: { S: 'é'.repeat(MAX_ITEM_BYTES / 2) } })).toBe(2 + 1 + 3 + MAX_ITEM_BYTES);
+    expect(bytesOverLimit({ pk: { S: 'x' }, big: { S: 'é'.repeat(MAX_ITEM_BYTES / 2 - 10) } })).toBeUndefined();
   });
 });
