@@ -25,7 +25,7 @@ import { chunkQuery, countQuery, ESTIMATE_QUERY, keyAtOffsetQuery, keyOfRow, tab
 import { Backoff, ChunkSizer, RateLimiter, sleep } from './pacing';
 import { rateAndEta } from './progress';
 import type { LoadSink } from './sink';
-import { inSnapshot, loadSeq } from './snapshot';
+import { inSnapshot, loadSeq, SnapshotSeqCache } from './snapshot';
 import { loadVersion } from '../version';
 
 /** What the backfill needs from the outside world; the caller owns (and closes) every client. */
@@ -187,6 +187,8 @@ export async function runBackfill(deps: BackfillDeps, o: BackfillOptions): Promi
     }
   };
 
+  // One per run, shared by its ranges: loads may claim a recent snapshot's seq (a lower bound; snapshot.ts).
+  const seqCache = new SnapshotSeqCache();
   const copyRange = async (index: number): Promise<void> => {
     const sizer = new ChunkSizer({
       initial: o.initialChunkRows ?? 1_000,
@@ -201,7 +203,7 @@ export async function runBackfill(deps: BackfillDeps, o: BackfillOptions): Promi
         const range = ranges[index];
         const limit = sizer.next;
         const t0 = Date.now();
-        const read = await inSnapshot(conn, async () => (await conn.query(chunkQuery(spec, range, limit)))[0] as Record<string, unknown>[], o.gtidDomain);
+        const read = await inSnapshot(conn, async () => (await conn.query(chunkQuery(spec, range, limit)))[0] as Record<string, unknown>[], o.gtidDomain, seqCache);
         const pos = read.pos;
         if (o.cdcStartSeq !== undefined && BigInt(pos.seq) < BigInt(o.cdcStartSeq)) throw new BackfillOrderError(pos.seq, o.cdcStartSeq);
         const decode = decoderFor(spec.columns);

@@ -41,10 +41,23 @@ test('after a kill, each parallel range resumes from its own stored key; only ch
   const store = new CursorStore(pool, metaDb);
   const owner = uniqueName('owner');
 
-  // Attempt 1: the first 4 saves land, later ones hang (the worker died with them in flight).
+  // Attempt 1: saves land until at least 4 have and the saved cursor has two ranges past their start; later ones hang
+  // (the worker died with them in flight). Which range moves first depends on timing, so the cut waits for two.
   const claim1 = await store.claim(owner, 'backfill', null);
   let saves = 0;
-  const dying: CursorClaim = { ...claim1, save: (cursor, counters) => (++saves <= 4 ? claim1.save(cursor, counters) : new Promise<string>(() => undefined)) };
+  let dead = false;
+  const movedRanges = (cursor: string): number => {
+    const rs = decodeCursor(cursor, `${db}.t`).ranges;
+    return rs.filter((r, i) => r.after !== null && (i === 0 || Number(r.after[0]) > Number(rs[i - 1].through![0]))).length;
+  };
+  const dying: CursorClaim = {
+    ...claim1,
+    save: (cursor, counters) => {
+      if (dead) return new Promise<string>(() => undefined);
+      dead = ++saves >= 4 && movedRanges(cursor) >= 2;
+      return claim1.save(cursor, counters);
+    },
+  };
   const publisher = new CursorPublisher(dying);
   const sink1 = new MemorySink();
   const ac = new AbortController();
@@ -56,20 +69,20 @@ test('after a kill, each parallel range resumes from its own stored key; only ch
       signal: ac.signal,
       onProgress: (p) => {
         publisher.offer(p.cursor!, { rowsCopied: p.rowsCopied }, () => undefined);
-        if (++chunks === 12) ac.abort();
+        if (dead && ++chunks === 6) ac.abort(); // six more chunks acknowledged after the last save
       },
     },
     options,
   );
-  expect(saves).toBeGreaterThan(4); // some acknowledged chunks were never saved
+  expect(saves).toBeGreaterThanOrEqual(4);
+  expect(chunks).toBeGreaterThanOrEqual(6); // acknowledged chunks after the last save: never saved (others may finish as it stops)
 
   // Attempt 2 claims the row (fencing attempt 1) and resumes from the stored cursor.
   const claim2 = await store.claim(owner, 'backfill', 'cursor-ref:v1:backfill:1');
   const stored = decodeCursor(claim2.cursor!, `${db}.t`);
   expect(stored.ranges).toHaveLength(3);
   const afters = stored.ranges.map((r) => (r.after ? Number(r.after[0]) : 0));
-  // Every range has its own position, and at least two ranges have moved past their start.
-  expect(new Set(afters).size).toBe(3);
+  // At least two ranges have moved past their start (a range that has not may sit at the previous one's end key).
   const bounds = stored.ranges.map((r) => (r.through ? Number(r.through[0]) : Infinity));
   const rangeOf = (id: number): number => bounds.findIndex((b) => id <= b);
   expect(stored.ranges.filter((r, i) => r.after !== null && Number(r.after[0]) > (i === 0 ? 0 : bounds[i - 1])).length).toBeGreaterThanOrEqual(2);
@@ -84,7 +97,8 @@ test('after a kill, each parallel range resumes from its own stored key; only ch
   for (const id of second) expect(id).toBeGreaterThan(afters[rangeOf(id)]);
   for (let i = 0; i < 3; i += 1) {
     const inRange = second.filter((id) => rangeOf(id) === i);
-    if (!stored.ranges[i].done) expect(Math.min(...inRange)).toBe(afters[i] + 1);
+    // (a range whose last full chunk ended on its bound is stored not done yet with nothing left to copy)
+    if (!stored.ranges[i].done && afters[i] < bounds[i]) expect(Math.min(...inRange)).toBe(afters[i] + 1);
   }
   // Re-copied: exactly the rows attempt 1 had acknowledged beyond its range's stored key.
   const again = second.filter((id) => first.includes(id)).sort((a, b) => a - b);
