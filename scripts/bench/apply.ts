@@ -4,7 +4,8 @@
  * process, so both sides keep the endpoint equally busy; on this dynalite 24 in flight ingested as fast as 8 or faster):
  *  - the real consumer end to end (Kafka fetch + parse + map + versioned apply + commit), exclusive mode on a fresh
  *    target (the mode of the backfill/stream phases), timed from its partition assignment until the last event is
- *    applied; 36k events, two rounds (a new group and a fresh table each), each beside its own raw ingest;
+ *    applied; 36k events, three rounds (a new group and a fresh table each), each beside its own raw ingest, the
+ *    median by ratio reported;
  *  - the apply stage alone (Applier.apply on parsed events), exclusive, fresh target;
  *  - the apply stage, exclusive after a restart on a populated table (cold version cache: one BatchGetItem per 100 keys);
  *  - the apply stage, shared mode (one conditional PutItem per key).
@@ -23,12 +24,12 @@ import { ensureTargetTable } from '../../src/pipeline/target/table';
 import { compileMapping, type CompiledMapping } from '../../src/pipeline/transform/mapping';
 import type { CdcEvent, Row } from '../../src/pipeline/types';
 import { changeVersion } from '../../src/pipeline/version';
-import { batchWriteIngest } from './harness-baselines';
+import { batchWriteIngest, roundsBeside, settleEndpoint } from './harness-baselines';
 import type { BenchContext, BenchFigure } from './types';
 
 const PARTITIONS = 6;
-/** Rounds of the consumer end-to-end figure (a run of a few seconds on dynalite varies by ±10 % between rounds). */
-const E2E_ROUNDS = 2;
+/** Rounds of the consumer end-to-end figure (the median by ratio is reported: single rounds swing by ±0.1). */
+const E2E_ROUNDS = 3;
 /** Requests in flight of the raw baseline: the Applier's default (batchConcurrency). */
 const RAW_IN_FLIGHT = 24;
 let peakRss = 0;
@@ -97,12 +98,18 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
     const events = eventsFor(mRaw, n, 1_000);
     const rawItems = itemsFor(mRaw, events);
     // The endpoint is shared with whatever else runs on the machine: measure the baseline next to each figure
-    // (raw ingest of the same items into a fresh table just before and just after) and use the mean of the two.
+    // (raw ingest of the same items into a fresh table just before and just after) and use the mean of the two. Each
+    // part starts on an idle endpoint (harness-baselines.ts settleEndpoint: dynalite drops a table in the background).
     let rawRun = 0;
-    const rawIngest = async (items: Item[]): Promise<number> => {
+    const rawTable = async (): Promise<string> => {
       const t = `${rawT}_${rawRun++}`;
       tables.push(t);
       await freshTable(client, mappingFor(t, suffix));
+      return t;
+    };
+    const rawIngest = async (items: Item[]): Promise<number> => {
+      const t = await rawTable();
+      await settleEndpoint();
       const r = await batchWriteIngest(client, t, items, RAW_IN_FLIGHT);
       await client.send(new DeleteTableCommand({ TableName: t })).catch(() => undefined);
       sampleRss();
@@ -110,6 +117,7 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
     };
     const beside = async (measure: () => Promise<number>, items: Item[] = rawItems): Promise<{ value: number; raw: number }> => {
       const before = await rawIngest(items);
+      await settleEndpoint();
       const value = await measure();
       const after = await rawIngest(items);
       ctx.log(`raw before ${before.toFixed(0)}/s, measured ${value.toFixed(0)}/s, raw after ${after.toFixed(0)}/s`);
@@ -117,7 +125,7 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
     };
 
     // 1. the consumer end to end: E2E_ROUNDS rounds, each a new group on the same topic into a fresh table, each beside
-    // its own raw ingest (before and after); the figure is the mean of the rounds on both sides.
+    // its own raw ingest (before and after); the figure is the median round by ratio.
     const e2eN = Math.max(6_000, Math.round(36_000 * ctx.scale));
     const e2eEvents = eventsFor(mRaw, e2eN, 1_000);
     const e2eRawItems = itemsFor(mRaw, e2eEvents);
@@ -130,40 +138,32 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
     });
     for (let i = 0; i < msgs.length; i += 1000) await producer.send({ topic, acks: -1, messages: msgs.slice(i, i + 1000) });
     await producer.disconnect();
-    const e2eRounds: { value: number; raw: number; note: string }[] = [];
-    for (let round = 0; round < E2E_ROUNDS; round++) {
+    const { median: e2e, all: e2eRounds } = await roundsBeside(client, E2E_ROUNDS, e2eRawItems, rawTable, async (round) => {
       ctx.log(`consumer end to end, round ${round + 1}: ${e2eN} events`);
       const t = `${e2eT}_${round}`;
       tables.push(t);
       const mE2e = mappingFor(t, suffix);
       await freshTable(client, mE2e);
-      let note = '';
+      await settleEndpoint();
       const etl = new EtlConsumer({ kafka, client, mappings: [mE2e], topic, group: `bench_apply_${suffix}_${round}`, control: new ControlStore(client, control), initialMode: 'exclusive', freshTarget: true, partitionsConsumedConcurrently: PARTITIONS, modePollMs: 500 });
-      const r = await beside(async () => {
-        const running = etl.run();
-        while (etl.progress().partitions.length === 0) await new Promise((res) => setTimeout(res, 2));
-        // Timed from the assignment: includes the member's start-up (first fetch, partition leases on the control
-        // table), which a real migration pays once; its share is in the note.
-        const t0 = performance.now();
-        let tFirst = 0;
-        while (etl.progress().events < e2eN) {
-          if (!tFirst && etl.progress().events > 0) tFirst = performance.now();
-          sampleRss();
-          await new Promise((res) => setTimeout(res, 5));
-        }
-        const t1 = performance.now();
-        note = `${((t1 - t0) / 1000).toFixed(2)} s (first batch applied after ${((tFirst || t1) - t0).toFixed(0)} ms)`;
-        await etl.stop();
-        await running;
-        return e2eN / ((t1 - t0) / 1000);
-      }, e2eRawItems);
-      e2eRounds.push({ ...r, note });
-    }
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const e2e = mean(e2eRounds.map((r) => r.value));
-    const raw1 = mean(e2eRounds.map((r) => r.raw));
-    const roundsNote = e2eRounds.map((r) => `${(r.value / r.raw).toFixed(3)}× in ${r.note}`).join('; ');
-    figures.push({ name: 'ETL apply, consumer end to end (exclusive, fresh target)', value: e2e, unit: 'events/s', baselineName: 'raw BatchWriteItem ingest of the same items (24 in flight, as the apply)', baseline: raw1, higherIsBetter: true, goalRatio: 0.85, note: `${e2eN} insert events, ${PARTITIONS} partitions, Kafka fetch + parse + map + apply + commit, timed from the partition assignment; mean of ${E2E_ROUNDS} rounds, each beside raw ingest just before and after it: ${roundsNote}` });
+      const running = etl.run();
+      while (etl.progress().partitions.length === 0) await new Promise((res) => setTimeout(res, 2));
+      // Timed from the assignment: includes the member's start-up (first fetch, partition leases on the control
+      // table), which a real migration pays once; its share is in the note.
+      const t0 = performance.now();
+      let tFirst = 0;
+      while (etl.progress().events < e2eN) {
+        if (!tFirst && etl.progress().events > 0) tFirst = performance.now();
+        sampleRss();
+        await new Promise((res) => setTimeout(res, 5));
+      }
+      const t1 = performance.now();
+      await etl.stop();
+      await running;
+      return { value: e2eN / ((t1 - t0) / 1000), note: `${((t1 - t0) / 1000).toFixed(2)} s, first batch applied after ${((tFirst || t1) - t0).toFixed(0)} ms` };
+    }, ctx.log);
+    const roundsNote = e2eRounds.map((r, i) => `round ${i + 1} ${(r.value / r.raw).toFixed(3)}× (${r.note})`).join('; ');
+    figures.push({ name: 'ETL apply, consumer end to end (exclusive, fresh target)', value: e2e.value, unit: 'events/s', baselineName: 'raw BatchWriteItem ingest of the same items (24 in flight, as the apply; just before and after)', baseline: e2e.raw, higherIsBetter: true, goalRatio: 0.85, note: `${e2eN} insert events, ${PARTITIONS} partitions, Kafka fetch + parse + map + apply + commit, timed from the partition assignment; median of ${E2E_ROUNDS} rounds by ratio, each on an idle endpoint: ${roundsNote}` });
 
     // 2. the apply stage alone, fresh target
     const mFresh = mappingFor(freshT, suffix);
