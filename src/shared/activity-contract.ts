@@ -236,6 +236,12 @@ export interface VerifyInput extends TableInput {
   readonly before?: VerifyCounts;
   /** Report file of previous slices of the same run (appended to). */
   readonly reportPath?: string;
+  /**
+   * The table's CDC topic and ETL consumer group, for the recheck's applied-through probe. Workflows started before
+   * these fields existed do not pass them: the activity then looks for the topic's one committing group itself.
+   */
+  readonly topic?: string;
+  readonly group?: string;
 }
 
 export interface VerifyCounts {
@@ -257,6 +263,8 @@ export interface VerifyProgress extends VerifyCounts {
 export interface RepairInput extends TableInput {
   readonly topic: string;
   readonly reportPath: string;
+  /** The ETL consumer group (see VerifyInput.group). */
+  readonly group?: string;
 }
 
 export interface RepairResult {

@@ -1,9 +1,11 @@
 /**
  * verify and repair over src/pipeline/verify. Verification's recheck rule uses appliedThroughProbe: the CDC task's
  * acknowledged position (CdcSource.describe().publishedPosition) confirmed by the ETL group's committed offsets.
- * The contract's VerifyInput names neither topic nor group, so the part finds them: the table's running built-in CDC
- * task (its topic) and the consumer group(s) with offsets committed on that topic; without exactly one of each, no
- * probe is used (recheck then waits its settle time, which is slower but still sound).
+ * The workflow names the topic and group in VerifyInput / RepairInput; the group is used once it has committed offsets
+ * on the topic. Inputs without them (workflows started before the fields existed) make the part find them: the
+ * table's running built-in CDC task (its topic) and the consumer group(s) with offsets committed on that topic, by
+ * listing every group of the cluster (slow on a shared cluster). Without exactly one of each, no probe is used
+ * (recheck then waits its settle time, which is slower but still sound).
  * Reports go to `reportDir` (shared by every worker): repair reads the mismatch list next to the report.
  * The resume cursor (the last verified key) is kept in the meta database's cursor table (src/pipeline/cursor-store.ts);
  * heartbeats and results carry only its reference.
@@ -31,25 +33,28 @@ async function cdcTaskOf(c: PartClients, ctx: ActivityCtx): Promise<{ cdcId: str
   return found.length === 1 ? { cdcId: found[0].cdcId, topic: found[0].config.topic } : undefined;
 }
 
-/** The one consumer group that committed offsets on `topic`, if exactly one did. */
-async function groupOf(admin: Admin, topic: string): Promise<string | undefined> {
+async function committedOn(admin: Admin, group: string, topic: string): Promise<boolean> {
+  const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+  return offsets?.partitions.some((p) => p.offset !== '-1') ?? false;
+}
+
+/** `known` when it committed offsets on `topic`; without `known`, the one group of the cluster that did, if one did. */
+export async function groupOf(admin: Admin, topic: string, known?: string): Promise<string | undefined> {
+  if (known !== undefined) return (await committedOn(admin, known, topic)) ? known : undefined;
   const { groups } = await admin.listGroups();
   const found: string[] = [];
-  for (const g of groups) {
-    const [offsets] = await admin.fetchOffsets({ groupId: g.groupId, topics: [topic] });
-    if (offsets?.partitions.some((p) => p.offset !== '-1')) found.push(g.groupId);
-  }
+  for (const g of groups) if (await committedOn(admin, g.groupId, topic)) found.push(g.groupId);
   return found.length === 1 ? found[0] : undefined;
 }
 
 /** The applied-through probe for the table (see the file comment), with the admin client to disconnect after. */
-async function probeFor(c: PartClients, ctx: ActivityCtx, knownTopic?: string): Promise<{ probe?: () => Promise<string>; close(): Promise<void> }> {
+async function probeFor(c: PartClients, ctx: ActivityCtx, knownTopic?: string, knownGroup?: string): Promise<{ probe?: () => Promise<string>; close(): Promise<void> }> {
   const task = await cdcTaskOf(c, ctx);
   const topic = knownTopic ?? task?.topic;
   if (!task || !topic) return { close: async () => undefined };
   const admin = c.kafka.admin();
   await admin.connect();
-  const group = await groupOf(admin, topic);
+  const group = await groupOf(admin, topic, knownGroup);
   if (!group) {
     await admin.disconnect();
     return { close: async () => undefined };
@@ -72,7 +77,7 @@ export function createVerifyParts(c: PartClients): Partial<MigrationActivities> 
       const hb = resumed && { ...resumed, ...counts, cursor: claim.cursor };
       fs.mkdirSync(c.reportDir, { recursive: true });
       const reportPath = hb?.reportPath ?? input.reportPath ?? newReportPath(c.reportDir, input.ctx.migrationId);
-      const { probe, close } = await probeFor(c, input.ctx);
+      const { probe, close } = await probeFor(c, input.ctx, input.topic, input.group);
       // Progress comes per scan chunk/page, which on a loaded machine can take longer than the heartbeat timeout: keep
       // heartbeating the last details from a timer too (so a retry still resumes from them), or such an attempt is
       // timed out and restarted (found by test/faults/worker-kill.fault.ts on 40 000 rows with the old scan).
@@ -96,7 +101,7 @@ export function createVerifyParts(c: PartClients): Partial<MigrationActivities> 
       const mismatches = readMismatches(mismatchFileOf(input.reportPath));
       if (mismatches.length === 0) return { keysRequeued: 0 };
       const sink = await KafkaLoadSink.create(c.kafka, input.topic, mapping.source.primaryKey);
-      const { probe, close } = await probeFor(c, input.ctx, input.topic);
+      const { probe, close } = await probeFor(c, input.ctx, input.topic, input.group);
       try {
         heartbeat();
         const r = await repairMismatches({ pool: c.pool, client: c.dynamo, mapping, appliedThrough: probe, sink }, { schema: input.ctx.source.database, table: input.ctx.source.table, mismatches });

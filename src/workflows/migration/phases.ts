@@ -132,6 +132,8 @@ async function verify(m: Migration): Promise<void> {
     sliceMs: m.config.sliceMs,
     before: prev ? { rowsCompared: prev.rowsCompared, missing: prev.missing, extra: prev.extra, different: prev.different } : undefined,
     reportPath: prev?.reportPath,
+    topic: m.config.cdc.topic,
+    group: m.config.etl.group,
   };
   const { result, interrupted } = await m.attempt('verify', () =>
     m.runLong(() => control.verify.executeWithOptions({ ...longOptions(m.config.sliceMs), summary: `verify ${m.label} (${input.mode})` }, [input]), PAUSABLE),
@@ -155,7 +157,7 @@ async function judgeVerification(m: Migration, result: VerifyProgress): Promise<
   }
   if (v.repairs < cfg.repairAttempts) {
     const r = await m.attempt('repair', () =>
-      control.repair.executeWithOptions({ summary: `repair ${mismatches} mismatches of ${m.label}` }, [{ ctx: m.ctx(), mappingFile: m.config.mappingFile, topic: m.config.cdc.topic, reportPath: result.reportPath }]),
+      control.repair.executeWithOptions({ summary: `repair ${mismatches} mismatches of ${m.label}` }, [{ ctx: m.ctx(), mappingFile: m.config.mappingFile, topic: m.config.cdc.topic, group: m.config.etl.group, reportPath: result.reportPath }]),
     PAUSABLE);
     v.repairs += 1;
     v.progress = null; // before the catch-up, which a pause can interrupt: the repaired run is not judged again
