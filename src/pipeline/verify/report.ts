@@ -64,21 +64,36 @@ export function plainKey(key: Item): Record<string, string> {
   return out;
 }
 
-/** Appends mismatches to a JSONL file and keeps the first `cap` in memory. */
+/**
+ * Appends mismatches to a JSONL file and keeps the first `cap` in memory. A run that continues an earlier one (the
+ * next slice, or a retry resuming from a cursor) starts its sample from the file, so the report of a verification that
+ * spans several slices still lists the mismatches earlier slices found (one entry per key: a retry may append again
+ * what the attempt it replaces had found after its last saved cursor).
+ */
 export class MismatchLog {
   readonly sample: Mismatch[] = [];
+  private readonly sampled = new Set<string>();
   total = 0;
   constructor(
     readonly file: string,
     private readonly cap = 100,
+    continuing = false,
   ) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
+    if (continuing) for (const m of readMismatches(file)) this.keep(m);
   }
 
   append(m: Mismatch): void {
     fs.appendFileSync(this.file, `${JSON.stringify(m)}\n`);
     this.total += 1;
-    if (this.sample.length < this.cap) this.sample.push(m);
+    this.keep(m);
+  }
+
+  private keep(m: Mismatch): void {
+    const key = JSON.stringify([m.kind, m.sourceKey, m.itemKey]);
+    if (this.sample.length >= this.cap || this.sampled.has(key)) return;
+    this.sampled.add(key);
+    this.sample.push(m);
   }
 }
 

@@ -141,7 +141,7 @@ export async function runVerify(deps: VerifyDeps, o: VerifyOptions): Promise<Ver
   if (o.mode === 'resume' && !o.cursor) throw new CursorError('resume mode needs the cursor of a previous run', '');
   let cur: VerifyCursor = o.cursor ? decode(o.cursor, id) : { v: 1, table: id, phase: 'source', after: null };
   const fraction = o.mode === 'sampled' ? Math.min(1, Math.max(0, o.sampleFraction ?? 0.1)) : 1;
-  const log = new MismatchLog(o.mismatchFile, o.reportCap ?? 100);
+  const log = new MismatchLog(o.mismatchFile, o.reportCap ?? 100, o.cursor !== null && o.cursor !== undefined);
   const counts = { ...(o.before ?? ZERO) };
   const deadline = o.sliceMs ? started + o.sliceMs : Infinity;
   const stopped = (): 'slice-elapsed' | 'cancelled' | null => (deps.signal?.aborted ? 'cancelled' : Date.now() >= deadline ? 'slice-elapsed' : null);

@@ -218,7 +218,11 @@ test('verification with mismatches, a killed attempt, a pause and a repair leave
     expect(resumedFrom!.rowsCompared).toBeGreaterThan(0);
     expect(pausedAt).toMatchObject({ stoppedBy: 'cancelled', done: false });
     const modes = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'verify').map((e) => (JSON.parse(Buffer.from(e.activityTaskScheduledEventAttributes!.input!.payloads![0].data!).toString('utf8')) as { mode: string }).mode);
-    expect(modes).toEqual(['full', 'full', 'resume']);
+    // Two verifications (before and after the repair), each starting `full`; the last one resumed after the pause. A
+    // verification that outlives its 1.5 s slice goes on in more `resume` slices (seen on a loaded machine).
+    expect(modes[0]).toBe('full');
+    expect(modes.filter((m) => m === 'full')).toHaveLength(2);
+    expect(modes.slice(modes.lastIndexOf('full') + 1)).toContain('resume');
     expect(events.some((e) => e.activityTaskStartedEventAttributes?.lastFailure?.applicationFailureInfo?.type === 'WorkerLost')).toBe(true);
     expect(events.some((e) => e.activityTaskCanceledEventAttributes || e.activityTaskCancelRequestedEventAttributes)).toBe(true);
     const results = events

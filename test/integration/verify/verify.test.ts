@@ -95,20 +95,23 @@ test('flags one differing attribute, a missing item, a tombstoned live row and a
   expect(table).toMatch(/different +\["us","10"\] +memo/);
   expect(JSON.parse(JSON.stringify(p.report)).counts.different).toBe(1);
 
-  // resumed in slices of one chunk: same result
+  // resumed in slices of one chunk: same result, and the last slice's report lists every mismatch of the run
   let cursor: string | null = null;
   let before;
   let slices = 0;
+  let last: Awaited<ReturnType<typeof runVerify>> | undefined;
   for (;;) {
     const s: Awaited<ReturnType<typeof runVerify>> = await runVerify(deps(), { ...opts('sliced'), mode: cursor ? 'resume' : 'full', strategy: 'lookup', cursor, before, sliceMs: 1 });
     slices += 1;
     cursor = s.cursor;
     before = s.counts;
+    last = s;
     if (s.done) break;
     expect(s.stoppedBy).toBe('slice-elapsed');
   }
   expect(slices).toBeGreaterThan(5);
   expect(before).toMatchObject({ rowsCompared: 600, missing: 2, extra: 1, different: 1 });
+  expect(last!.report.mismatches.map((m) => `${m.kind}:${JSON.stringify(m.sourceKey)}`).sort()).toEqual(Object.keys(byKind).sort());
 
   // sampled: a deterministic subset, never a false mismatch
   const s = await runVerify(deps(), { ...opts('sampled'), mode: 'sampled', sampleFraction: 0.25 });
@@ -139,6 +142,7 @@ test('the scan strategy resumes: in slices, and from its last heartbeat after a 
   expect([...stages].sort()).toEqual(['digest', 'reconcile']);
   expect(s.counts).toMatchObject({ rowsCompared: 600, itemsScanned: 599, missing: 2, extra: 1, different: 1 });
   expect(keysOf(sliced.mismatchFile)).toEqual(expected);
+  expect(s.report.mismatches.map((m) => `${m.kind}:${JSON.stringify(m.sourceKey)}`).sort()).toEqual(expected); // from every slice
 
   // Killed: a run aborted at random after a few heartbeats; its return value is thrown away (a killed worker
   // returns nothing) and the next run resumes from the last heartbeat, as the activity does.
