@@ -34,6 +34,7 @@
 import type * as mysql from 'mysql2/promise';
 import { loadVersion } from '../version';
 import { SnapshotUnsupportedError } from './errors';
+import { trackerOf } from './gtid-tracker';
 
 /** How far (in transactions) a load's claimed seq stays below the snapshot's reported seq; see the file comment. */
 export const SNAPSHOT_SEQ_MARGIN = 1000n;
@@ -51,10 +52,10 @@ export function loadSeq(seq: string, cdcStartSeq?: string): string {
 }
 
 /**
- * BINLOG_GTID_POS(file, pos) reads the binlog file from its start up to `pos` (MariaDB 10.11 keeps no GTID index), so
- * its cost grows with the file: 46 ms of the source's CPU at 168 MB here, and a 1 GB file (the default
- * max_binlog_size) costs far more, on every chunk. This cache keeps the position of one recent snapshot instead, and a
- * snapshot reported at or after that binlog position claims it: every transaction before the earlier position is in
+ * An exact snapshot position costs the source a BINLOG_GTID_POS the first time per connection and file, then a read of
+ * the binlog events since the connection's previous snapshot (./gtid-tracker.ts). Loads need less than exact: this
+ * cache keeps the position of one recent snapshot, and a snapshot reported at or after that binlog position claims it,
+ * asking the source nothing: every transaction before the earlier position is in
  * the later read view, so the remembered seq is a LOWER bound of the later snapshot's own. Loads claiming it
  * under-claim, which the ordering rule allows (the file comment: every change after the claimed seq is on the topic
  * with a higher version and its full row image). The exact position is read again once the entry is `maxAgeMs` old,
@@ -143,9 +144,8 @@ export async function beginSnapshot(conn: SnapshotConnection, domain?: number, c
   }
   const known = cache?.lowerBound(file, position);
   if (known) return { file, position, gtidState: known.gtidState, seq: known.seq, version: loadVersion(known.seq) };
-  const [rows] = await conn.query('SELECT BINLOG_GTID_POS(?, ?) AS g', [file, position]);
-  const state = (rows as { g: string | null }[])[0]?.g;
-  if (state === null || state === undefined) {
+  const state = await trackerOf(conn).stateAt(conn, file, position); // BINLOG_GTID_POS, carried forward (gtid-tracker.ts)
+  if (state === null) {
     await conn.query('ROLLBACK');
     throw new SnapshotUnsupportedError(`BINLOG_GTID_POS(${file}, ${position}) is NULL: the binlog file was purged or the position is invalid`);
   }

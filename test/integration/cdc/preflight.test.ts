@@ -9,6 +9,8 @@ import { BuiltinCdcSource } from '../../../src/pipeline/cdc/source';
 import { PreflightError } from '../../../src/shared/errors';
 import { ROW_QUERY_OPTIONS } from '../../../src/pipeline/row/codec';
 import { BinlogCdcReader } from '../../../src/pipeline/cdc/reader';
+import { trackerOf } from '../../../src/pipeline/backfill/gtid-tracker';
+import { beginSnapshot } from '../../../src/pipeline/backfill/snapshot';
 import { cdcFixture, readTopic, type CdcFixture } from './support';
 
 jest.setTimeout(60_000);
@@ -54,6 +56,22 @@ describe('CDC source preflight', () => {
     const lp2 = mysql.createPool({ ...ROW_QUERY_OPTIONS, ...hostOf(), user, password: 'pw', connectionLimit: 1 });
     try {
       expect(await failures(lp2, ['good'])).toEqual([]);
+      // enough for backfill's and verify's snapshots too: BINLOG_GTID_POS once, then SHOW BINLOG EVENTS carries the
+      // GTID state forward (src/pipeline/backfill/gtid-tracker.ts)
+      const c = await lp2.getConnection();
+      try {
+        await beginSnapshot(c);
+        await c.query('COMMIT');
+        await f.pool.query(`CREATE TABLE \`${f.db}\`.snap_probe (id INT PRIMARY KEY)`); // a newer binlog position
+        const later = await beginSnapshot(c);
+        await c.query('COMMIT');
+        expect(trackerOf(c).stats).toMatchObject({ full: 1, incremental: 1 });
+        expect(trackerOf(c).stats.eventsRead).toBeGreaterThan(0);
+        const [g] = await f.pool.query('SELECT BINLOG_GTID_POS(?, ?) AS g', [later.file, later.position]);
+        expect(later.gtidState).toBe((g as { g: string }[])[0].g);
+      } finally {
+        c.release();
+      }
       // a table the user cannot read: named
       expect(await failures(lp2, ['nopk'])).toEqual([`privilege SELECT ${f.db}.nopk`, `table ${f.db}.nopk`]);
 
